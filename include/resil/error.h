@@ -1,0 +1,46 @@
+/* libresil: error codes.  Functions return 0 on success or a negative
+ * RESIL_E* code.  Codes are never renumbered: new ones are appended. */
+#ifndef RESIL_ERROR_H
+#define RESIL_ERROR_H
+
+#include <resil/common.h>
+
+/* X(NAME, value, message) */
+#define RESIL_ERRNO_MAP(X)                                                     \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(EOPEN, -3, "circuit breaker is open")                                    \
+    X(EPROBES, -4, "circuit breaker is half-open and all probe calls are taken") \
+    X(ELIMIT, -5, "rate limit exceeded")                                       \
+    X(ETIMEDOUT, -6, "deadline exceeded")                                      \
+    X(EBUDGET, -7, "retry budget exhausted")                                   \
+    X(EEXHAUSTED, -8, "all attempts failed")                                   \
+    X(EFAILED, -9, "operation failed and is not retryable")                    \
+    X(ERANGE, -10, "value out of range")                                       \
+    X(EPARSE, -11, "malformed input")                                          \
+    X(ESYS, -12, "system call failed")                                         \
+    X(ENOENT, -13, "no such entry")                                            \
+    X(EEXIST, -14, "entry already exists")                                     \
+    X(EBUSY, -15, "resource busy")                                             \
+    X(ECANCELED, -16, "operation canceled")                                    \
+    X(EFULL, -17, "capacity exhausted")                                        \
+    X(ESTATE, -18, "operation not valid in the current state")
+
+RESIL_BEGIN_DECLS
+
+typedef enum resil_errno {
+    RESIL_OK = 0,
+#define RESIL_ERRNO_ENUM_(name, value, msg) RESIL_##name = value,
+    RESIL_ERRNO_MAP(RESIL_ERRNO_ENUM_)
+#undef RESIL_ERRNO_ENUM_
+} resil_errno;
+
+/* A human-readable message for a code; never NULL, "unknown error" for codes
+ * this version does not know. */
+RESIL_API const char *resil_strerror(int err);
+/* The code's name without the RESIL_ prefix ("EINVAL"), or "UNKNOWN". */
+RESIL_API const char *resil_err_name(int err);
+
+RESIL_END_DECLS
+
+#endif /* RESIL_ERROR_H */
