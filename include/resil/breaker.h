@@ -32,10 +32,13 @@ typedef enum resil_breaker_state {
 /* Modes set by an operator; NORMAL runs the state machine. */
 typedef enum resil_breaker_mode {
     RESIL_BREAKER_NORMAL = 0,
-    RESIL_BREAKER_FORCED_OPEN = 1,  /* rejects every call */
-    RESIL_BREAKER_DISABLED = 2,     /* admits every call, records nothing */
-    RESIL_BREAKER_METRICS_ONLY = 3, /* admits every call, records statistics,
-                                       never changes state */
+    RESIL_BREAKER_FORCED_OPEN = 1,  /* rejects every call; reports OPEN */
+    RESIL_BREAKER_DISABLED = 2,     /* admits every call, keeps no window
+                                       (stats still count calls); reports
+                                       CLOSED */
+    RESIL_BREAKER_METRICS_ONLY = 3, /* admits every call, keeps the window
+                                       and statistics, never changes state;
+                                       reports CLOSED */
 } resil_breaker_mode;
 
 typedef enum resil_breaker_window {
@@ -63,7 +66,9 @@ typedef struct resil_breaker_opts {
     resil_breaker_window window;  /* default RESIL_WINDOW_COUNT */
     uint32_t window_size;         /* calls or buckets, 1..65536; default 100 */
     int64_t bucket_ns;            /* time window bucket width; default 1 s */
-    uint32_t minimum_calls;       /* before rates are judged; default 10 */
+    uint32_t minimum_calls;       /* before rates are judged; default 10;
+                                     capped at window_size for count
+                                     windows */
     double failure_rate;          /* trip at >= this fraction (0,1]; default
                                      0.5; 0 turns the rule off */
     double slow_call_rate;        /* trip at >= this fraction of slow calls;
@@ -85,7 +90,9 @@ typedef struct resil_breaker_opts {
                                      factor in [1 - j, 1 + j], j in [0,1);
                                      default 0.1 */
     const resil_clock *clock;     /* NULL: monotonic */
-    resil_rand_fn rand;           /* NULL: an internal generator */
+    resil_rand_fn rand;           /* NULL: an internal generator.  Called
+                                     with the breaker's lock held: it must
+                                     not call into this breaker */
     void *rand_ctx;
     resil_breaker_cb on_state_change; /* may be NULL */
     void *cb_ctx;
@@ -140,7 +147,8 @@ RESIL_API int resil_breaker_record_at(resil_breaker *b, int64_t now,
                                       resil_breaker_ticket ticket,
                                       resil_outcome outcome, int64_t duration_ns);
 
-/* The current state, moving OPEN to HALF_OPEN if its time is up. */
+/* The current state, moving OPEN to HALF_OPEN if its time is up;
+ * RESIL_BREAKER_CLOSED for NULL. */
 RESIL_API resil_breaker_state resil_breaker_state_get(resil_breaker *b);
 /* Nanoseconds until an OPEN breaker admits a probe; 0 when not OPEN,
  * RESIL_TIME_NEVER when FORCED_OPEN. */

@@ -11,5 +11,8 @@
 #include <resil/breaker.h>
 #include <resil/limiter.h>
 #include <resil/retry.h>
+#include <resil/cache.h>
+#include <resil/metrics.h>
+#include <resil/policy.h>
 
 #endif /* RESIL_RESIL_H */

@@ -19,10 +19,14 @@ typedef struct resil_retry resil_retry;
 typedef struct resil_retry_budget resil_retry_budget;
 
 typedef enum resil_jitter {
-    RESIL_JITTER_NONE = 0,         /* d = min(max, base * mult^(n-1)) */
+    /* d = min(max, base * mult^(n-1)), n = the retry number (attempt - 1) */
+    RESIL_JITTER_NONE = 0,
     RESIL_JITTER_FULL = 1,         /* uniform in [0, d] */
-    RESIL_JITTER_EQUAL = 2,        /* d/2 + uniform in [0, d/2] */
-    RESIL_JITTER_DECORRELATED = 3, /* min(max, uniform in [base, prev * 3]) */
+    RESIL_JITTER_EQUAL = 2,        /* d/2 + uniform in [0, d - d/2] */
+    /* min(max, uniform in [base, prev * 3]), prev starting at base; ignores
+     * the multiplier (AWS Architecture Blog, "Exponential Backoff And
+     * Jitter", 2015) */
+    RESIL_JITTER_DECORRELATED = 3,
 } resil_jitter;
 
 /* What one attempt sees and may report. */
@@ -90,13 +94,15 @@ RESIL_API void resil_retry_free(resil_retry *r);
 /* Run fn until it succeeds or the policy says stop.  Returns 0 on success;
  * RESIL_EFAILED (not retryable), RESIL_EEXHAUSTED, RESIL_ETIMEDOUT,
  * RESIL_EBUDGET or RESIL_EOPEN (the breaker refused; never retried against
- * it); RESIL_EINVAL for bad arguments.  report may be NULL. */
+ * it); RESIL_EINVAL for bad arguments (the report is then zeroed).  report
+ * may be NULL; asking for one costs two clock reads (elapsed_ns), and a
+ * first-try success without report, deadline or breaker reads no clock. */
 RESIL_API int resil_retry_run(const resil_retry *r, resil_retry_fn fn, void *arg,
                               resil_retry_report *report);
 
 /* The backoff before attempt number `attempt` (>= 2), given the previous
  * delay (decorrelated jitter uses it) and 64 random bits.  For callers that
- * schedule retries themselves. */
+ * schedule retries themselves.  0 when r is NULL or attempt < 2. */
 RESIL_API int64_t resil_retry_delay(const resil_retry *r, uint32_t attempt,
                                     int64_t prev_delay_ns, uint64_t random);
 
