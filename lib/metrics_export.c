@@ -302,7 +302,7 @@ int resil_metrics_export(resil_metrics *m, resil_metrics_format fmt, char **out,
         return RESIL_EINVAL;
     bool json = fmt == RESIL_METRICS_JSON || fmt == RESIL_METRICS_JSON_HISTORY;
     if (json && !resil__mx_have_json())
-        return RESIL_ESTATE;
+        return RESIL_ENOTSUP;
     resil__mx_collect(m);
     resil__mx_lock(m);
     resil__mx_compact(m);

@@ -266,7 +266,7 @@ int resil__mx_json(resil_metrics *m, resil_metrics_format fmt, int64_t now, char
     RESIL__UNUSED(now);
     RESIL__UNUSED(out);
     RESIL__UNUSED(len);
-    return RESIL_ESTATE;
+    return RESIL_ENOTSUP;
 }
 
 #endif

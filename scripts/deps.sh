@@ -3,7 +3,8 @@
 # missing, quietly.  Runs apt-get as root, or through sudo.
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config check
-libcurl4-openssl-dev clang valgrind man-db groff-base"
+libcurl4-openssl-dev libjansson-dev clang valgrind man-db groff-base
+prometheus python3"
 [ "${1:-}" = "--with-bench" ] && pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do

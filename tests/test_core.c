@@ -40,6 +40,7 @@ START_TEST(error_codes_are_stable)
     ck_assert_int_eq(RESIL_ELIMIT, -5);
     ck_assert_int_eq(RESIL_ETIMEDOUT, -6);
     ck_assert_int_eq(RESIL_ESTATE, -18);
+    ck_assert_int_eq(RESIL_ENOTSUP, -19);
     ck_assert_str_eq(resil_err_name(RESIL_EOPEN), "EOPEN");
     ck_assert_str_eq(resil_strerror(RESIL_ELIMIT), "rate limit exceeded");
 }

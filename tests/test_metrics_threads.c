@@ -138,8 +138,11 @@ static void *reader_body(void *arg)
     for (int i = 0; i < 50; i++) {
         char *text;
         resil_metrics_stats st;
-        ck_assert_rc(
-            resil_metrics_export(w->m, (resil_metrics_format)(i % 3), &text, NULL), 0);
+        resil_metrics_format fmt = (resil_metrics_format)(i % 3);
+        int rc = resil_metrics_export(w->m, fmt, &text, NULL);
+        /* JSON needs jansson; without it that format says so */
+        ck_assert_rc(rc,
+                     fmt == RESIL_METRICS_JSON && rc == RESIL_ENOTSUP ? RESIL_ENOTSUP : 0);
         resil_free(text);
         resil_metrics_stats_get(w->m, &st);
         ck_assert_rc(resil_metrics_history_tick(w->m), 0);

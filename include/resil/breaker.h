@@ -55,7 +55,8 @@ typedef enum resil_outcome {
     RESIL_OUTCOME_IGNORED = 2,
 } resil_outcome;
 
-/* Called on every state or mode change, in the order the changes happened,
+/* Called on every change of the reported state (a mode change calls it only
+ * when it changes the reported state), in the order the changes happened,
  * never concurrently for one breaker and never with an internal lock held:
  * it may call any resil_breaker_* function, including on this breaker. */
 typedef void (*resil_breaker_cb)(resil_breaker *b, resil_breaker_state from,

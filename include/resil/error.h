@@ -24,7 +24,8 @@
     X(EBUSY, -15, "resource busy")                                             \
     X(ECANCELED, -16, "operation canceled")                                    \
     X(EFULL, -17, "capacity exhausted")                                        \
-    X(ESTATE, -18, "operation not valid in the current state")
+    X(ESTATE, -18, "operation not valid in the current state")                \
+    X(ENOTSUP, -19, "not supported by this build of libresil")
 
 RESIL_BEGIN_DECLS
 

@@ -319,7 +319,7 @@ RESIL_API int resil_metrics_history_get(resil_metrics_family *f,
 /* Run the collectors, then render every family with at least one series:
  * families sorted by name, series by label values, no timestamps.  *out
  * is a NUL-terminated string to release with resil_free(); *len (len may
- * be NULL) its length.  RESIL_ESTATE for a JSON format when the library
+ * be NULL) its length.  RESIL_ENOTSUP for a JSON format when the library
  * was built without jansson; RESIL_EINVAL, RESIL_ENOMEM. */
 RESIL_API int resil_metrics_export(resil_metrics *m, resil_metrics_format fmt, char **out,
                                    size_t *len);
