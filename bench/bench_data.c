@@ -288,32 +288,6 @@ static int bench_metrics(const bench_cfg *cfg, const char *filter)
 
 /* ---- main ------------------------------------------------------------------ */
 
-static int parse_args(int argc, char **argv, bench_cfg *cfg, const char **filter)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--quick") == 0) {
-            cfg->runs = 3;
-            cfg->run_ns = 20 * RESIL_NS_PER_MS;
-        } else if (strcmp(a, "--runs") == 0 && i + 1 < argc) {
-            cfg->runs = atoi(argv[++i]);
-        } else if (strcmp(a, "--ms") == 0 && i + 1 < argc) {
-            cfg->run_ns = atoll(argv[++i]) * RESIL_NS_PER_MS;
-        } else if (strcmp(a, "--filter") == 0 && i + 1 < argc) {
-            *filter = argv[++i];
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--runs N] [--ms M] [--filter S]\n",
-                    argv[0]);
-            return -1;
-        }
-    }
-    if (cfg->runs < 1 || cfg->runs > BENCH_RUNS_MAX || cfg->run_ns < RESIL_NS_PER_MS) {
-        fprintf(stderr, "bench_data: --runs must be 1..%d and --ms >= 1\n",
-                BENCH_RUNS_MAX);
-        return -1;
-    }
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -321,7 +295,7 @@ int main(int argc, char **argv)
     const char *filter = NULL;
     int bad = 0;
 
-    if (parse_args(argc, argv, &cfg, &filter) != 0)
+    if (bench_parse_args(argc, argv, &cfg, &filter) != 0)
         return 2;
     printf("libresil %s: median of %d runs of >= %lld ms, ns per operation per thread\n",
            resil_version(), cfg.runs, (long long)(cfg.run_ns / RESIL_NS_PER_MS));

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define BENCH_MAX_THREADS 8
@@ -141,6 +142,34 @@ static inline double bench_measure(const bench_cfg *cfg, bench_body body, void *
     }
     qsort(ns, (size_t)runs, sizeof ns[0], bench_cmp_double);
     return ns[runs / 2];
+}
+
+/* The command line both benchmark programs take. */
+static inline int bench_parse_args(int argc, char **argv, bench_cfg *cfg, const char **filter)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--quick") == 0) {
+            cfg->runs = 3;
+            cfg->run_ns = 20 * RESIL_NS_PER_MS;
+        } else if (strcmp(a, "--runs") == 0 && i + 1 < argc) {
+            cfg->runs = atoi(argv[++i]);
+        } else if (strcmp(a, "--ms") == 0 && i + 1 < argc) {
+            cfg->run_ns = atoll(argv[++i]) * RESIL_NS_PER_MS;
+        } else if (strcmp(a, "--filter") == 0 && i + 1 < argc) {
+            *filter = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--runs N] [--ms M] [--filter S]\n",
+                    argv[0]);
+            return -1;
+        }
+    }
+    if (cfg->runs < 1 || cfg->runs > BENCH_RUNS_MAX || cfg->run_ns < RESIL_NS_PER_MS) {
+        fprintf(stderr, "%s: --runs must be 1..%d and --ms >= 1\n",
+                argv[0], BENCH_RUNS_MAX);
+        return -1;
+    }
+    return 0;
 }
 
 #endif /* BENCH_UTIL_H */
