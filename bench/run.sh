@@ -13,33 +13,9 @@ set -u
 
 core=${1:?usage: run.sh path/to/bench_core [--quick]}
 shift
-here=$(cd "$(dirname "$0")" && pwd)
-nodedir=$here/node
+. "$(dirname "$0")/lib.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/resil-bench.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-limit() { # limit SECONDS command...: run with a time limit where possible
-    secs=$1
-    shift
-    if command -v timeout >/dev/null 2>&1; then
-        timeout "$secs" "$@"
-    else
-        "$@"
-    fi
-}
-
-echo "== libresil (bench_core) on $(uname -m), $(nproc 2>/dev/null || echo '?') CPUs"
-# (a plain pipe would hide bench_core's exit status behind tee's)
-{
-    limit 65 "$core" "$@"
-    echo $? >"$tmp/core.rc"
-} | tee "$tmp/core.out"
-if [ "$(cat "$tmp/core.rc")" != 0 ] || ! grep -q '^RESULT ' "$tmp/core.out"; then
-    echo "run.sh: bench_core failed (status $(cat "$tmp/core.rc"))" >&2
-    exit 1
-fi
+run_c bench_core 65 "$core" "$@"
 
 peers=no
 echo
@@ -94,4 +70,4 @@ END {
     row("retry overhead, 1st try ok", "retry_overhead", "cockatiel_retry_overhead",
         "cockatiel retry execute()")
     row("limiter try_acquire", "limiter_mono", "none", "(no limiter in opossum/cockatiel)")
-}' "$tmp/core.out" "$tmp/node.out"
+}' "$tmp/bench_core.out" "$tmp/node.out"

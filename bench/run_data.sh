@@ -15,32 +15,9 @@ set -u
 
 data=${1:?usage: run_data.sh path/to/bench_data [--quick]}
 shift
-here=$(cd "$(dirname "$0")" && pwd)
-nodedir=$here/node
+. "$(dirname "$0")/lib.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/resil-bench-data.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-limit() { # limit SECONDS command...: run with a time limit where possible
-    secs=$1
-    shift
-    if command -v timeout >/dev/null 2>&1; then
-        timeout "$secs" "$@"
-    else
-        "$@"
-    fi
-}
-
-echo "== libresil (bench_data) on $(uname -m), $(nproc 2>/dev/null || echo '?') CPUs"
-{
-    limit 240 "$data" "$@"
-    echo $? >"$tmp/data.rc"
-} | tee "$tmp/data.out"
-if [ "$(cat "$tmp/data.rc")" != 0 ] || ! grep -q '^RESULT ' "$tmp/data.out"; then
-    echo "run_data.sh: bench_data failed (status $(cat "$tmp/data.rc"))" >&2
-    exit 1
-fi
+run_c bench_data 240 "$data" "$@"
 
 # has_pkg NAME: the package resolves from bench/node
 has_pkg() {
@@ -119,4 +96,4 @@ END {
             printf "%-12s%s\n", trace[i], line
         }
     }
-}' "$tmp/data.out" "$tmp/peers.out"
+}' "$tmp/bench_data.out" "$tmp/peers.out"
