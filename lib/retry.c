@@ -4,13 +4,15 @@
  *
  * A policy is immutable after resil_retry_new(); resil_retry_run() keeps all
  * of its state on the caller's stack, so one policy serves many threads.  The
- * only shared mutable word is the default generator's atomic counter.
+ * only shared mutable words are the default generator's atomic counter and
+ * the statistics, which a run adds to once, when it ends.
  *
  * Cost of a first-try success: the clock is read only when something needs
  * it -- a deadline (timeout_ns > 0), a breaker (the call's duration) or a
- * report (elapsed_ns).  With none of them the run is a call through fn plus
- * a few branches: no clock read, no atomic, no allocation.  A budget costs
- * one read of the budget's clock and one relaxed atomic add (the deposit). */
+ * report (elapsed_ns).  With none of them the run is a call through fn, a
+ * few branches and two relaxed atomic adds (the stop reason and the
+ * attempts): no clock read, no allocation.  A budget costs one read of the
+ * budget's clock and one relaxed atomic add (the deposit). */
 #include "internal.h"
 
 #include <float.h>
@@ -34,6 +36,17 @@ struct resil_retry {
     resil_rand_fn rand;
     void *rand_ctx;
     resil__rng rng; /* used only when rand is NULL */
+    /* Statistics, written by every run that ends: 64 bytes of padding on
+     * each side keep them off the lines of the read-only fields above
+     * whatever the allocator's alignment (alignas(64) would need an
+     * aligned allocation).  Relaxed atomics: they are counts that guard no
+     * data. */
+    char pad0_[64];
+    _Atomic uint64_t stops[RESIL_RETRY_BREAKER_OPEN + 1];
+    _Atomic uint64_t attempts;
+    _Atomic uint64_t retries;
+    _Atomic uint64_t slept_ns; /* unsigned so that wrapping is defined */
+    char pad1_[64];
 };
 
 void resil_retry_opts_init(resil_retry_opts *o)
@@ -96,6 +109,28 @@ int resil_retry_new(const resil_retry_opts *o, resil_retry **out)
 void resil_retry_free(resil_retry *r)
 {
     resil__free(r);
+}
+
+/* Relaxed loads: each counter is exact on its own; the header says a read
+ * racing with runs that end may mix them. */
+void resil_retry_stats_get(const resil_retry *r, resil_retry_stats *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof *st);
+    if (!r)
+        return;
+    /* the counters are the policy's one mutable part */
+    struct resil_retry *w = (struct resil_retry *)r;
+    for (size_t i = 0; i < sizeof st->stops / sizeof st->stops[0]; i++) {
+        st->stops[i] = atomic_load_explicit(&w->stops[i], memory_order_relaxed);
+        st->runs += st->stops[i];
+    }
+    st->successes = st->stops[RESIL_RETRY_SUCCEEDED];
+    st->attempts = atomic_load_explicit(&w->attempts, memory_order_relaxed);
+    st->retries = atomic_load_explicit(&w->retries, memory_order_relaxed);
+    st->slept_ns =
+        (int64_t)atomic_load_explicit(&w->slept_ns, memory_order_relaxed);
 }
 
 /* ---- delays ------------------------------------------------------------ */
@@ -315,6 +350,23 @@ static int run_loop(struct run *st)
     }
 }
 
+/* One add per counter per run, not per attempt, so a first-try success
+ * pays two.  Relaxed: nothing is published through these counts. */
+static void count_run(const struct resil_retry *r, const resil_retry_report *rep)
+{
+    struct resil_retry *w = (struct resil_retry *)r;
+    atomic_fetch_add_explicit(&w->stops[rep->stop], 1, memory_order_relaxed);
+    if (rep->attempts == 0)
+        return; /* the breaker refused the first call */
+    atomic_fetch_add_explicit(&w->attempts, rep->attempts, memory_order_relaxed);
+    if (rep->attempts > 1)
+        atomic_fetch_add_explicit(&w->retries, rep->attempts - 1u,
+                                  memory_order_relaxed);
+    if (rep->slept_ns > 0)
+        atomic_fetch_add_explicit(&w->slept_ns, (uint64_t)rep->slept_ns,
+                                  memory_order_relaxed);
+}
+
 /* elapsed_ns is measured only when a report is asked for, so a run without
  * report, deadline or breaker reads no clock at all.  For RESIL_EINVAL the
  * report is zeroed (attempts 0): there is no stop reason for "never ran". */
@@ -333,6 +385,7 @@ int resil_retry_run(const resil_retry *r, resil_retry_fn fn, void *arg,
             st.deadline = resil__add_sat(st.start, r->timeout_ns);
     }
     int rc = run_loop(&st);
+    count_run(r, &st.rep);
     if (report) {
         int64_t end = st.fresh ? st.now : resil_clock_now(r->clock);
         st.rep.elapsed_ns = end - st.start;

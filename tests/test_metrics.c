@@ -1,7 +1,8 @@
 /* Unit tests of the metrics registry: names, families, labels and their cap,
  * counters, gauges, histograms (accuracy against exact percentiles, merge),
- * windowed rates and history on a manual clock, collectors, watchers, bad
- * arguments and allocation failure. */
+ * windowed rates and history on a manual clock, collectors, watchers (of a
+ * breaker, limiter, cache and retry policy), bad arguments and allocation
+ * failure. */
 #include "check_util.h"
 
 #include <float.h>
@@ -1017,6 +1018,318 @@ START_TEST(test_watch_limiter)
 }
 END_TEST
 
+/* ---- cache and retry watchers --------------------------------------------- */
+
+static int load_fail(void *ctx, resil_cache_load *ld)
+{
+    (void)ctx;
+    (void)ld;
+    return RESIL_EFAILED;
+}
+
+static resil_cache *small_cache(resil_clock *clk)
+{
+    resil_cache_opts co;
+    resil_cache *c = NULL;
+    resil_cache_opts_init(&co);
+    co.max_entries = 2;
+    co.shards = 1;
+    co.policy = RESIL_CACHE_LRU;
+    co.default_ttl_ns = 10 * RESIL_NS_PER_SEC;
+    co.stale_ttl_ns = 5 * RESIL_NS_PER_SEC;
+    co.clock = clk;
+    ck_assert_rc(resil_cache_new(&co, &c), 0);
+    return c;
+}
+
+/* 1 hit, 3 misses (one served stale after a failed load), 1 eviction, 2
+ * expirations, and one entry of 5 bytes left. */
+static void cache_activity(resil_cache *c, resil_clock *clk)
+{
+    char buf[8];
+    size_t n;
+    resil_cache_ref *ref;
+    resil_cache_info info;
+    ck_assert_rc(resil_cache_set(c, "a", 1, "one", 3, 0), 0);
+    ck_assert_rc(resil_cache_set(c, "b", 1, "two", 3, 0), 0);
+    ck_assert_rc(resil_cache_get(c, "a", 1, buf, sizeof buf, &n), 0);
+    ck_assert_rc(resil_cache_get(c, "x", 1, buf, sizeof buf, &n), RESIL_ENOENT);
+    ck_assert_rc(resil_cache_get(c, "y", 1, buf, sizeof buf, &n), RESIL_ENOENT);
+    ck_assert_rc(resil_cache_set(c, "c", 1, "six", 3, 0), 0); /* evicts b */
+    ck_assert_rc(resil_clock_manual_advance(clk, 11 * RESIL_NS_PER_SEC), 0);
+    ck_assert_rc(resil_cache_get_or_load(c, "a", 1, load_fail, NULL, RESIL_TIME_NEVER,
+                                         &ref, &info),
+                 0);
+    ck_assert_int_eq(info.stale, 1);
+    resil_cache_ref_release(ref);
+    ck_assert_rc(resil_clock_manual_advance(clk, 5 * RESIL_NS_PER_SEC), 0);
+    ck_assert_int_eq(resil_cache_sweep(c, 10), 2);
+    ck_assert_rc(resil_cache_set(c, "d", 1, "four", 4, 0), 0);
+}
+
+static int fail_n(void *arg, resil_attempt *a)
+{
+    int *left = arg;
+    (void)a;
+    if (*left == 0)
+        return 0;
+    (*left)--;
+    return -1;
+}
+
+static void no_sleep(int64_t ns, void *ctx)
+{
+    (void)ns;
+    (void)ctx;
+}
+
+static int retry_policy(resil_clock *clk, resil_retry **r)
+{
+    resil_retry_opts ro;
+    resil_retry_opts_init(&ro);
+    ro.clock = clk;
+    ro.sleep = no_sleep;
+    ro.jitter = RESIL_JITTER_NONE;
+    ro.max_attempts = 3;
+    return resil_retry_new(&ro, r);
+}
+
+/* 3 runs: a first-try success, a success on the second try, 3 failures. */
+static void retry_activity(resil_retry *r)
+{
+    int left = 0;
+    ck_assert_rc(resil_retry_run(r, fail_n, &left, NULL), 0);
+    left = 1;
+    ck_assert_rc(resil_retry_run(r, fail_n, &left, NULL), 0);
+    left = 100;
+    ck_assert_rc(resil_retry_run(r, fail_n, &left, NULL), RESIL_EEXHAUSTED);
+}
+
+static void assert_lines(const char *text, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(text, want[i]) != NULL, "missing \"%s\" in:\n%s", want[i],
+                      text);
+}
+
+START_TEST(test_watch_cache_retry)
+{
+    static const char *const names[] = {"service"};
+    static const char *const vals[] = {"api"};
+    static const char *const want[] = {
+        "# TYPE resil_cache_hits_total counter\n",
+        "resil_cache_hits_total{service=\"api\"} 1\n",
+        "resil_cache_misses_total{service=\"api\"} 3\n",
+        "resil_cache_stale_hits_total{service=\"api\"} 1\n",
+        "resil_cache_loads_total{service=\"api\"} 1\n",
+        "resil_cache_load_failures_total{service=\"api\"} 1\n",
+        "resil_cache_evictions_total{service=\"api\"} 1\n",
+        "resil_cache_expirations_total{service=\"api\"} 2\n",
+        "# TYPE resil_cache_entries gauge\n",
+        "resil_cache_entries{service=\"api\"} 1\n",
+        "resil_cache_bytes{service=\"api\"} 5\n",
+        "resil_cache_hit_rate{service=\"api\"} 0.25\n",
+        "resil_retry_runs_total{service=\"api\"} 3\n",
+        "resil_retry_attempts_total{service=\"api\"} 6\n",
+        "resil_retry_retries_total{service=\"api\"} 3\n",
+        "resil_retry_successes_total{service=\"api\"} 2\n",
+        "# TYPE resil_retry_stops_total counter\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"succeeded\"} 2\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"not_retryable\"} 0\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"exhausted\"} 1\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"deadline\"} 0\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"budget\"} 0\n",
+        "resil_retry_stops_total{service=\"api\",reason=\"breaker_open\"} 0\n",
+    };
+    long live = tu_alloc_live();
+    resil_clock *clk = tu_clock();
+    resil_metrics *m = new_reg(clk);
+    resil_cache *c = small_cache(clk);
+    resil_retry *r = NULL;
+    resil_metrics_watch_opts wo;
+    uint64_t cid, rid;
+    char *text;
+    ck_assert_rc(retry_policy(clk, &r), 0);
+    resil_metrics_watch_opts_init(&wo);
+    wo.label_names = names;
+    wo.label_values = vals;
+    wo.nlabels = 1;
+    ck_assert_rc(resil_metrics_watch_cache(m, c, &wo, &cid), 0);
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &rid), 0);
+    ck_assert_uint_ne(cid, 0);
+    ck_assert_uint_ne(rid, cid);
+    cache_activity(c, clk);
+    retry_activity(r);
+    ck_assert_rc(resil_metrics_export(m, RESIL_METRICS_PROMETHEUS, &text, NULL), 0);
+    assert_lines(text, want, sizeof want / sizeof want[0]);
+    resil_free(text);
+    /* counters mirror the totals again at the next export, not add them */
+    retry_activity(r);
+    ck_assert_rc(resil_metrics_history_tick(m), 0);
+    ck_assert_uint_eq(
+        resil_metrics_counter_value(find_counter(m, "resil_retry_runs_total", vals)), 6);
+    ck_assert_double_eq(
+        resil_metrics_gauge_value(find_gauge(m, "resil_cache_entries", vals)), 1);
+    ck_assert_rc(resil_metrics_collector_remove(m, rid), 0);
+    ck_assert_rc(resil_metrics_collector_remove(m, cid), 0);
+    resil_cache_free(c); /* no longer watched */
+    resil_retry_free(r);
+    ck_assert_rc(resil_metrics_history_tick(m), 0);
+    resil_metrics_free(m);
+    resil_clock_free(clk);
+    ck_assert_int_eq(tu_alloc_live(), live);
+}
+END_TEST
+
+START_TEST(test_watch_cache_retry_defaults)
+{
+    resil_clock *clk = tu_clock();
+    resil_metrics *m = new_reg(clk);
+    resil_cache *c = small_cache(clk);
+    resil_retry *r = NULL;
+    uint64_t id;
+    char *text;
+    ck_assert_rc(retry_policy(clk, &r), 0);
+    ck_assert_rc(resil_metrics_watch_cache(m, c, NULL, &id), 0);
+    ck_assert_rc(resil_metrics_watch_retry(m, r, NULL, &id), 0);
+    retry_activity(r);
+    ck_assert_rc(resil_metrics_export(m, RESIL_METRICS_OPENMETRICS, &text, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(text, "resil_cache_hits_total 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "resil_cache_hit_rate 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "resil_retry_attempts_total 6\n"));
+    ck_assert_ptr_nonnull(strstr(text, "resil_retry_stops_total{reason=\"exhausted\"} 1\n"));
+    resil_free(text);
+    resil_metrics_free(m); /* removes both watchers */
+    resil_cache_free(c);
+    resil_retry_free(r);
+    resil_clock_free(clk);
+}
+END_TEST
+
+START_TEST(test_watch_cache_retry_bad_args)
+{
+    static const char *const reason[] = {"reason"};
+    static const char *const vals[] = {"x"};
+    const char *many[RESIL_METRICS_MAX_LABELS];
+    const char *many_vals[RESIL_METRICS_MAX_LABELS];
+    char label[RESIL_METRICS_MAX_LABELS][16];
+    resil_metrics *m = new_reg(NULL);
+    resil_cache *c = small_cache(NULL);
+    resil_retry *r = NULL;
+    resil_metrics_watch_opts wo;
+    uint64_t id = 7;
+    ck_assert_rc(retry_policy(NULL, &r), 0);
+    ck_assert_rc(resil_metrics_watch_cache(NULL, c, NULL, &id), RESIL_EINVAL);
+    ck_assert_uint_eq(id, 0);
+    ck_assert_rc(resil_metrics_watch_cache(m, NULL, NULL, &id), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_cache(m, c, NULL, NULL), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_retry(NULL, r, NULL, &id), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_retry(m, NULL, NULL, &id), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_retry(m, r, NULL, NULL), RESIL_EINVAL);
+    resil_metrics_watch_opts_init(&wo);
+    wo.prefix = "bad prefix";
+    id = 7;
+    ck_assert_rc(resil_metrics_watch_cache(m, c, &wo, &id), RESIL_EINVAL);
+    ck_assert_uint_eq(id, 0);
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &id), RESIL_EINVAL);
+    /* labels without names or values */
+    resil_metrics_watch_opts_init(&wo);
+    wo.nlabels = 1;
+    wo.label_values = vals;
+    ck_assert_rc(resil_metrics_watch_cache(m, c, &wo, &id), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &id), RESIL_EINVAL);
+    /* the caller's "reason" would clash with the watcher's own */
+    wo.prefix = "clash";
+    wo.label_names = reason;
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &id), RESIL_EINVAL);
+    /* a full set of labels leaves no room for reason; the cache takes it */
+    for (int i = 0; i < RESIL_METRICS_MAX_LABELS; i++) {
+        snprintf(label[i], sizeof label[i], "l%u", (unsigned)i);
+        many[i] = label[i];
+        many_vals[i] = "v";
+    }
+    resil_metrics_watch_opts_init(&wo);
+    wo.prefix = "full";
+    wo.label_names = many;
+    wo.label_values = many_vals;
+    wo.nlabels = RESIL_METRICS_MAX_LABELS;
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &id), RESIL_EINVAL);
+    ck_assert_rc(resil_metrics_watch_cache(m, c, &wo, &id), 0);
+    wo.nlabels = RESIL_METRICS_MAX_LABELS - 1;
+    wo.prefix = "fifteen";
+    ck_assert_rc(resil_metrics_watch_retry(m, r, &wo, &id), 0);
+    ck_assert_rc(resil_metrics_history_tick(m), 0);
+    resil_metrics_free(m);
+    resil_cache_free(c);
+    resil_retry_free(r);
+}
+END_TEST
+
+/* Both watchers on one registry: every allocation may fail. */
+static int scenario_watch(resil_clock *clk)
+{
+    static const char *const names[] = {"service"};
+    static const char *const vals[] = {"api"};
+    resil_metrics_opts o;
+    resil_metrics *m = NULL;
+    resil_cache_opts co;
+    resil_cache *c = NULL;
+    resil_retry *r = NULL;
+    resil_metrics_watch_opts wo;
+    uint64_t id;
+    char *text = NULL;
+    resil_metrics_opts_init(&o);
+    o.clock = clk;
+    resil_cache_opts_init(&co);
+    co.max_entries = 2;
+    co.clock = clk;
+    resil_metrics_watch_opts_init(&wo);
+    wo.label_names = names;
+    wo.label_values = vals;
+    wo.nlabels = 1;
+    int rc = resil_metrics_new(&o, &m);
+    if (rc == 0)
+        rc = resil_cache_new(&co, &c);
+    if (rc == 0)
+        rc = retry_policy(clk, &r);
+    if (rc == 0) {
+        rc = resil_metrics_watch_cache(m, c, &wo, &id);
+        ck_assert(rc == 0 ? id != 0 : id == 0);
+    }
+    if (rc == 0) {
+        rc = resil_metrics_watch_retry(m, r, &wo, &id);
+        ck_assert(rc == 0 ? id != 0 : id == 0);
+    }
+    if (rc == 0)
+        rc = resil_metrics_export(m, RESIL_METRICS_PROMETHEUS, &text, NULL);
+    resil_free(text);
+    resil_metrics_free(m);
+    resil_cache_free(c);
+    resil_retry_free(r);
+    return rc;
+}
+
+START_TEST(test_watch_cache_retry_alloc_fail)
+{
+    resil_clock *clk = tu_clock();
+    long live = tu_alloc_live();
+    int rc = -1;
+    long n = 0;
+    for (; n < 10000 && rc != 0; n++) {
+        tu_alloc_fail_at(n);
+        rc = scenario_watch(clk);
+        tu_alloc_reset();
+        ck_assert_msg(rc == 0 || rc == RESIL_ENOMEM, "fail at %ld: %s", n,
+                      resil_err_name(rc));
+        ck_assert_msg(tu_alloc_live() == live, "fail at %ld: %ld blocks leaked", n,
+                      tu_alloc_live() - live);
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_gt(n, 30);
+    resil_clock_free(clk);
+}
+END_TEST
+
 /* ---- stats, bad arguments ------------------------------------------------- */
 
 START_TEST(test_stats)
@@ -1248,6 +1561,13 @@ static Suite *suite(void)
     tcase_add_test(tc, test_collectors);
     tcase_add_test(tc, test_watch_breaker);
     tcase_add_test(tc, test_watch_limiter);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("watch_cache_retry");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_watch_cache_retry);
+    tcase_add_test(tc, test_watch_cache_retry_defaults);
+    tcase_add_test(tc, test_watch_cache_retry_bad_args);
+    tcase_add_test(tc, test_watch_cache_retry_alloc_fail);
     suite_add_tcase(s, tc);
     tc = tcase_create("alloc");
     tcase_set_timeout(tc, 120);

@@ -1,5 +1,6 @@
 /* Retry policy: backoff and jitter, deadline, Retry-After hint, budget,
- * report, options, and (TCase "breaker") the circuit breaker integration. */
+ * report, options, (TCase "breaker") the circuit breaker integration and
+ * (TCase "stats") the policy's statistics. */
 #include "check_util.h"
 
 #include <float.h>
@@ -827,6 +828,144 @@ START_TEST(breaker_probes_taken)
 }
 END_TEST
 
+/* ---- statistics ---------------------------------------------------------- */
+
+/* The policy's totals: runs, attempts, retries, slept_ns and the runs by
+ * stop reason (successes must equal stops[SUCCEEDED], runs their sum). */
+static void assert_stats(const resil_retry *r, uint64_t attempts, uint64_t retries,
+                         int64_t slept, const uint64_t stops[6])
+{
+    resil_retry_stats st;
+    uint64_t runs = 0;
+    memset(&st, 0xa5, sizeof st);
+    resil_retry_stats_get(r, &st);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_msg(st.stops[i] == stops[i], "stops[%d]: got %llu want %llu", i,
+                      (unsigned long long)st.stops[i], (unsigned long long)stops[i]);
+        runs += stops[i];
+    }
+    ck_assert_uint_eq(st.runs, runs);
+    ck_assert_uint_eq(st.successes, stops[RESIL_RETRY_SUCCEEDED]);
+    ck_assert_uint_eq(st.attempts, attempts);
+    ck_assert_uint_eq(st.retries, retries);
+    ck_assert_int_eq(st.slept_ns, slept);
+    for (int i = 0; i < 8; i++)
+        ck_assert_uint_eq(st.reserved_[i], 0);
+}
+
+START_TEST(stats_success_and_exhausted)
+{
+    struct env e;
+    env_init(&e);
+    e.o.max_attempts = 4;
+    env_new(&e);
+    assert_stats(e.r, 0, 0, 0, (const uint64_t[6]){0});
+    /* a first-try success, with and without a report */
+    run_expect(&e, 0, RESIL_RETRY_SUCCEEDED, 1);
+    ck_assert_rc(resil_retry_run(e.r, op_fn, &e.op, NULL), 0);
+    assert_stats(e.r, 2, 0, 0, (const uint64_t[6]){2, 0, 0, 0, 0, 0});
+    /* success on the third try: two retries, 100 + 200 ms of backoff */
+    e.op.calls = 0;
+    e.op.fail_calls = 2;
+    run_expect(&e, 0, RESIL_RETRY_SUCCEEDED, 3);
+    assert_stats(e.r, 5, 2, 300 * MS, (const uint64_t[6]){3, 0, 0, 0, 0, 0});
+    /* every attempt fails: 4 attempts, 3 retries, 700 ms */
+    e.op.calls = 0;
+    e.op.fail_calls = 100;
+    run_expect(&e, RESIL_EEXHAUSTED, RESIL_RETRY_EXHAUSTED, 4);
+    assert_stats(e.r, 9, 5, 1000 * MS, (const uint64_t[6]){3, 0, 1, 0, 0, 0});
+    /* bad arguments are not a run */
+    ck_assert_rc(resil_retry_run(e.r, NULL, &e.op, NULL), RESIL_EINVAL);
+    assert_stats(e.r, 9, 5, 1000 * MS, (const uint64_t[6]){3, 0, 1, 0, 0, 0});
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(stats_not_retryable)
+{
+    struct env e;
+    struct pred p = {0, 0};
+    env_init(&e);
+    e.o.retryable = only_503;
+    e.o.retryable_ctx = &p;
+    e.op.fail_calls = 100;
+    e.op.fail_rc = 404;
+    env_new(&e);
+    run_expect(&e, RESIL_EFAILED, RESIL_RETRY_NOT_RETRYABLE, 1);
+    assert_stats(e.r, 1, 0, 0, (const uint64_t[6]){0, 1, 0, 0, 0, 0});
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(stats_deadline)
+{
+    struct env e;
+    env_init(&e);
+    e.o.timeout_ns = 250 * MS;
+    e.op.fail_calls = 100;
+    e.o.max_attempts = 10;
+    env_new(&e);
+    /* sleeps 100 ms; the next 200 ms pause would reach the deadline */
+    run_expect(&e, RESIL_ETIMEDOUT, RESIL_RETRY_DEADLINE, 2);
+    assert_stats(e.r, 2, 1, 100 * MS, (const uint64_t[6]){0, 0, 0, 1, 0, 0});
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(stats_budget)
+{
+    struct env e;
+    env_init(&e);
+    resil_retry_budget *b = make_budget(e.clock, 0.0, 0.1); /* 1 per window */
+    e.o.budget = b;
+    e.o.max_attempts = 5;
+    e.op.fail_calls = 100;
+    env_new(&e);
+    run_expect(&e, RESIL_EBUDGET, RESIL_RETRY_BUDGET, 2);
+    assert_stats(e.r, 2, 1, 100 * MS, (const uint64_t[6]){0, 0, 0, 0, 1, 0});
+    e.op.calls = 0;
+    run_expect(&e, RESIL_EBUDGET, RESIL_RETRY_BUDGET, 1); /* budget spent */
+    assert_stats(e.r, 3, 1, 100 * MS, (const uint64_t[6]){0, 0, 0, 0, 2, 0});
+    resil_retry_budget_free(b);
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(stats_breaker_open)
+{
+    struct env e;
+    env_init(&e);
+    resil_breaker *b = make_breaker(e.clock, 2);
+    e.o.breaker = b;
+    e.o.max_attempts = 5;
+    e.op.fail_calls = 100;
+    env_new(&e);
+    /* the second failure opens it mid-run */
+    run_expect(&e, RESIL_EOPEN, RESIL_RETRY_BREAKER_OPEN, 2);
+    assert_stats(e.r, 2, 1, 100 * MS, (const uint64_t[6]){0, 0, 0, 0, 0, 1});
+    /* refused before any call: a run with no attempt */
+    run_expect(&e, RESIL_EOPEN, RESIL_RETRY_BREAKER_OPEN, 0);
+    assert_stats(e.r, 2, 1, 100 * MS, (const uint64_t[6]){0, 0, 0, 0, 0, 2});
+    resil_breaker_free(b);
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(stats_null)
+{
+    resil_retry_stats st;
+    memset(&st, 0xff, sizeof st);
+    resil_retry_stats_get(NULL, &st);
+    assert_stats(NULL, 0, 0, 0, (const uint64_t[6]){0});
+    resil_retry_stats_get(NULL, NULL);
+    struct env e;
+    env_init(&e);
+    env_new(&e);
+    resil_retry_stats_get(e.r, NULL);
+    env_done(&e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("retry");
@@ -866,6 +1005,15 @@ static Suite *suite(void)
     tcase_add_test(tb, breaker_records_outcomes);
     tcase_add_test(tb, breaker_probes_taken);
     suite_add_tcase(s, tb);
+
+    TCase *ts = tcase_create("stats");
+    tcase_add_test(ts, stats_success_and_exhausted);
+    tcase_add_test(ts, stats_not_retryable);
+    tcase_add_test(ts, stats_deadline);
+    tcase_add_test(ts, stats_budget);
+    tcase_add_test(ts, stats_breaker_open);
+    tcase_add_test(ts, stats_null);
+    suite_add_tcase(s, ts);
     return s;
 }
 

@@ -47,9 +47,11 @@
 
 #include <resil/alloc.h> /* resil_free() for what resil_metrics_export() returns */
 #include <resil/breaker.h>
+#include <resil/cache.h>
 #include <resil/clock.h>
 #include <resil/common.h>
 #include <resil/limiter.h>
+#include <resil/retry.h>
 
 RESIL_BEGIN_DECLS
 
@@ -197,8 +199,9 @@ typedef int (*resil_metrics_collect_fn)(resil_metrics *m, void *ctx);
 /* How a watcher names what it exports: metric names are prefix + "_" + a
  * fixed suffix, and every series carries the given labels. */
 typedef struct resil_metrics_watch_opts {
-    const char *prefix;              /* NULL: "resil_breaker" for breakers,
-                                        "resil_limiter" for limiters */
+    const char *prefix;              /* NULL: "resil_breaker", "resil_limiter",
+                                        "resil_cache" or "resil_retry" by
+                                        what is watched */
     const char *const *label_names;  /* as family labels */
     const char *const *label_values; /* one per name */
     size_t nlabels;
@@ -354,6 +357,24 @@ RESIL_API int resil_metrics_watch_breaker(resil_metrics *m, resil_breaker *b,
 RESIL_API int resil_metrics_watch_limiter(resil_metrics *m, resil_limiter *l,
                                           const resil_metrics_watch_opts *o,
                                           uint64_t *id);
+/* The same for a cache (resil_cache_stats_get()): <prefix>_hits_total,
+ * <prefix>_misses_total, <prefix>_stale_hits_total, <prefix>_loads_total,
+ * <prefix>_load_failures_total, <prefix>_evictions_total,
+ * <prefix>_expirations_total (counters), <prefix>_entries, <prefix>_bytes
+ * and <prefix>_hit_rate (gauges). */
+RESIL_API int resil_metrics_watch_cache(resil_metrics *m, resil_cache *c,
+                                        const resil_metrics_watch_opts *o,
+                                        uint64_t *id);
+/* The same for a retry policy (resil_retry_stats_get()):
+ * <prefix>_runs_total, <prefix>_attempts_total, <prefix>_retries_total,
+ * <prefix>_successes_total and <prefix>_stops_total (counters), the last
+ * with one more label after the caller's, reason="succeeded",
+ * "not_retryable", "exhausted", "deadline", "budget" or "breaker_open"
+ * (so o may give at most RESIL_METRICS_MAX_LABELS - 1 labels, none named
+ * "reason": RESIL_EINVAL otherwise). */
+RESIL_API int resil_metrics_watch_retry(resil_metrics *m, resil_retry *r,
+                                        const resil_metrics_watch_opts *o,
+                                        uint64_t *id);
 
 RESIL_END_DECLS
 

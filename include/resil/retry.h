@@ -5,7 +5,9 @@
  *   int rc = resil_retry_run(policy, op, arg, &rep);
  *
  * A policy is immutable after resil_retry_new() and safe to share between
- * threads; a budget is safe to share between policies and threads. */
+ * threads, except for its statistics (resil_retry_stats_get()), the only
+ * part a run writes; a budget is safe to share between policies and
+ * threads. */
 #ifndef RESIL_RETRY_H
 #define RESIL_RETRY_H
 
@@ -87,6 +89,22 @@ typedef struct resil_retry_report {
     uint64_t reserved_[4];
 } resil_retry_report;
 
+/* Totals over every run of one policy since resil_retry_new() (runs that
+ * returned RESIL_EINVAL are not counted).  Each run ends with relaxed
+ * atomic adds to the policy: one for its stop reason and one for its
+ * attempts (a first-try success costs just these two), plus one each for
+ * its retries and its backoff when it had any.  A read while runs end on
+ * other threads may see some of a run's adds and not others. */
+typedef struct resil_retry_stats {
+    uint64_t runs;           /* the sum of stops[] */
+    uint64_t attempts;       /* calls of the operation made */
+    uint64_t retries;        /* attempts after the first of their run */
+    uint64_t successes;      /* stops[RESIL_RETRY_SUCCEEDED] */
+    uint64_t stops[6];       /* runs by resil_retry_stop */
+    int64_t slept_ns;        /* total backoff */
+    uint64_t reserved_[8];
+} resil_retry_stats;
+
 RESIL_API void resil_retry_opts_init(resil_retry_opts *o);
 RESIL_API int resil_retry_new(const resil_retry_opts *o, resil_retry **out);
 RESIL_API void resil_retry_free(resil_retry *r);
@@ -99,6 +117,10 @@ RESIL_API void resil_retry_free(resil_retry *r);
  * first-try success without report, deadline or breaker reads no clock. */
 RESIL_API int resil_retry_run(const resil_retry *r, resil_retry_fn fn, void *arg,
                               resil_retry_report *report);
+
+/* Copy the policy's statistics; all zero when r is NULL.  Does nothing
+ * when st is NULL. */
+RESIL_API void resil_retry_stats_get(const resil_retry *r, resil_retry_stats *st);
 
 /* The backoff before attempt number `attempt` (>= 2), given the previous
  * delay (decorrelated jitter uses it) and 64 random bits.  For callers that
