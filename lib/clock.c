@@ -5,7 +5,13 @@
 #include <errno.h>
 #include <time.h>
 
-enum clock_kind { CLOCK_KIND_MONO, CLOCK_KIND_COARSE, CLOCK_KIND_MANUAL, CLOCK_KIND_CUSTOM };
+enum clock_kind {
+    CLOCK_KIND_MONO,
+    CLOCK_KIND_COARSE,
+    CLOCK_KIND_REALTIME,
+    CLOCK_KIND_MANUAL,
+    CLOCK_KIND_CUSTOM,
+};
 
 struct resil_clock {
     enum clock_kind kind;
@@ -16,6 +22,7 @@ struct resil_clock {
 
 static const struct resil_clock g_mono = {.kind = CLOCK_KIND_MONO};
 static const struct resil_clock g_coarse = {.kind = CLOCK_KIND_COARSE};
+static const struct resil_clock g_real = {.kind = CLOCK_KIND_REALTIME};
 
 const resil_clock *resil_clock_monotonic(void)
 {
@@ -25,6 +32,11 @@ const resil_clock *resil_clock_monotonic(void)
 const resil_clock *resil_clock_coarse(void)
 {
     return &g_coarse;
+}
+
+const resil_clock *resil_clock_realtime(void)
+{
+    return &g_real;
 }
 
 static int64_t read_posix(clockid_t id)
@@ -41,6 +53,8 @@ int64_t resil_clock_now(const resil_clock *c)
     switch (c->kind) {
     case CLOCK_KIND_COARSE:
         return read_posix(CLOCK_MONOTONIC_COARSE);
+    case CLOCK_KIND_REALTIME:
+        return read_posix(CLOCK_REALTIME);
     case CLOCK_KIND_MANUAL:
         /* acquire pairs with the release in set/advance so a thread that
          * sees the new time also sees what the test did before moving it */
@@ -114,7 +128,7 @@ int resil_clock_custom_new(resil_clock_fn fn, void *ctx, resil_clock **out)
 
 void resil_clock_free(resil_clock *c)
 {
-    if (!c || c == &g_mono || c == &g_coarse)
+    if (!c || c == &g_mono || c == &g_coarse || c == &g_real)
         return;
     resil__free(c);
 }

@@ -4,7 +4,8 @@
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config check
 libcurl4-openssl-dev libjansson-dev clang valgrind man-db groff-base
-prometheus python3"
+prometheus python3 python3-cryptography libssl-dev
+libmicrohttpd-dev curl"
 [ "${1:-}" = "--with-bench" ] && pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do

@@ -29,6 +29,11 @@ RESIL_API const resil_clock *resil_clock_monotonic(void);
  * hundred per second; see libresil(7). */
 RESIL_API const resil_clock *resil_clock_coarse(void);
 
+/* CLOCK_REALTIME: nanoseconds since the Unix epoch.  Not for measuring
+ * durations; objects that print wall-clock times (health reports, alerts)
+ * take it as a second clock so tests can pass a manual one instead. */
+RESIL_API const resil_clock *resil_clock_realtime(void);
+
 /* A manual clock for tests, starting at start_ns.  Thread-safe. */
 RESIL_API int resil_clock_manual_new(int64_t start_ns, resil_clock **out);
 /* Set a manual clock; RESIL_EINVAL if c is not manual or ns would move it

@@ -25,7 +25,17 @@
     X(ECANCELED, -16, "operation canceled")                                    \
     X(EFULL, -17, "capacity exhausted")                                        \
     X(ESTATE, -18, "operation not valid in the current state")                \
-    X(ENOTSUP, -19, "not supported by this build of libresil")
+    X(ENOTSUP, -19, "not supported by this build of libresil")               \
+    X(ETOKEN_BASE64, -20, "token is not valid base64url")                     \
+    X(ETOKEN_SHORT, -21, "token is too short or its length is invalid")       \
+    X(ETOKEN_VERSION, -22, "token has an unknown version byte")               \
+    X(ETOKEN_MAC, -23, "token signature does not verify (wrong key or tampered)") \
+    X(ETOKEN_PADDING, -24, "token plaintext has invalid padding")            \
+    X(ETOKEN_EXPIRED, -25, "token is older than its time to live")           \
+    X(ETOKEN_FUTURE, -26, "token timestamp is too far in the future")        \
+    X(EPERM, -27, "file has unsafe permissions or owner")                     \
+    X(EWEAK, -28, "secret is too weak or a known placeholder")               \
+    X(ECRYPTO, -29, "cryptographic library failure")
 
 RESIL_BEGIN_DECLS
 
@@ -35,6 +45,20 @@ typedef enum resil_errno {
     RESIL_ERRNO_MAP(RESIL_ERRNO_ENUM_)
 #undef RESIL_ERRNO_ENUM_
 } resil_errno;
+
+/* Detail for calls that can fail for many reasons (a file, a key, a
+ * secret): the code, where (line and column for parsers, 0 otherwise) and
+ * a message naming the object and the fix, e.g. "key file /etc/x.key is
+ * readable by group or others: run chmod 600 /etc/x.key".  Messages never
+ * contain secret values.  Functions that take a resil_error * accept NULL;
+ * on success they set code 0 and text "" (or a warning, see secrets.h). */
+#define RESIL_ERROR_TEXT_LEN 512
+typedef struct resil_error {
+    int code;   /* a RESIL_E* code, 0 for none */
+    int line;   /* 1-based, 0 when not applicable */
+    int column; /* 1-based, 0 when not applicable */
+    char text[RESIL_ERROR_TEXT_LEN];
+} resil_error;
 
 /* A human-readable message for a code; never NULL, "unknown error" for codes
  * this version does not know. */

@@ -14,5 +14,9 @@
 #include <resil/cache.h>
 #include <resil/metrics.h>
 #include <resil/policy.h>
+#include <resil/health.h>
+#include <resil/alert.h>
+#include <resil/secrets.h>
+#include <resil/audit.h>
 
 #endif /* RESIL_RESIL_H */
