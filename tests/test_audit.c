@@ -106,10 +106,9 @@ static void expect(const char *id, resil_audit_severity sev, const char *where,
 {
     const resil_audit_finding *f = only(id);
     char ids[512] = "";
-    for (size_t i = 0; i < g_n && strlen(ids) < 400; i++) {
-        strcat(ids, " ");
-        strncat(ids, g_f[i].id, 47);
-    }
+    size_t used = 0;
+    for (size_t i = 0; i < g_n && used < 400; i++)
+        used += (size_t)snprintf(ids + used, sizeof ids - used, " %.47s", g_f[i].id);
     ck_assert_msg(f != NULL, "no finding %s (have:%s)", id, ids);
     ck_assert_msg(f->severity == sev, "%s: severity %s, want %s", id,
                   resil_audit_severity_name(f->severity), resil_audit_severity_name(sev));

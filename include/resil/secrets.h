@@ -32,8 +32,9 @@
  * them.  No function puts a key, a token's plaintext or a secret value in
  * an error message.
  *
- * Built without OpenSSL (--without-openssl), every function here returns
- * RESIL_ENOTSUP.  Every object is safe to use from many threads. */
+ * Built without OpenSSL (--without-openssl), every Fernet and store
+ * function returns RESIL_ENOTSUP; the strength checks, check_file,
+ * write_file and the environment side of lookup still work.  Every object is safe to use from many threads. */
 #ifndef RESIL_SECRETS_H
 #define RESIL_SECRETS_H
 
@@ -173,15 +174,17 @@ RESIL_API int resil_secrets_open(const resil_secrets_opts *o, resil_secrets **ou
 RESIL_API void resil_secrets_close(resil_secrets *s);
 
 /* The value of NAME, decrypted, to release with resil_secret_free(*value,
- * *len); NUL-terminated (not counted).  RESIL_ENOENT, token errors, ... */
+ * *len); NUL-terminated (not counted).  RESIL_EINVAL for a bad name,
+ * RESIL_ENOENT, token errors. */
 RESIL_API int resil_secrets_get(resil_secrets *s, const char *name, char **value,
                                 size_t *len, resil_error *err);
-/* Add or replace NAME and write the store.  RESIL_EINVAL for a bad name,
- * RESIL_ESYS, RESIL_ENOMEM.  (Strength is the caller's business:
+/* Add or replace NAME and write the store (re-reading both files first
+ * under the lock, so errors as open too).  RESIL_EINVAL for a bad name,
+ * RESIL_ERANGE past RESIL_FERNET_MAX_PLAINTEXT, RESIL_ESYS, RESIL_ENOMEM.  (Strength is the caller's business:
  * resil_secret_check().) */
 RESIL_API int resil_secrets_set(resil_secrets *s, const char *name, const void *value,
                                 size_t len, resil_error *err);
-/* RESIL_ENOENT, RESIL_ESYS. */
+/* RESIL_ENOENT, RESIL_ESYS, errors as open. */
 RESIL_API int resil_secrets_delete(resil_secrets *s, const char *name, resil_error *err);
 /* Names, sorted, in an array of pointers into one block: release the array
  * with resil_free() (*out is NULL when *n is 0).  RESIL_ENOMEM. */
@@ -194,8 +197,10 @@ RESIL_API int resil_secrets_reload(resil_secrets *s, resil_error *err);
  * kept), write the store, then write the key file with only the new key.
  * Every file state along the way can be read, so a reader never fails and
  * a crash midway leaves a usable store (run rotate again to finish).
- * RESIL_EINVAL for a bad key, token errors for an entry that does not
- * decrypt (nothing is changed then), RESIL_ESYS, RESIL_ENOMEM. */
+ * RESIL_EINVAL for a bad key, RESIL_ERANGE when the key file already holds
+ * RESIL_FERNET_MAX_KEYS keys, token errors for an entry that does not
+ * decrypt (nothing is changed then), RESIL_ESYS, RESIL_ENOMEM, errors as
+ * open. */
 RESIL_API int resil_secrets_rotate(resil_secrets *s, const char *new_key_b64,
                                    resil_error *err);
 
@@ -213,7 +218,8 @@ RESIL_API int resil_secrets_lookup(resil_secrets *s, const char *name,
  * err, RESIL_ENOENT, RESIL_ESYS. */
 RESIL_API int resil_secrets_check_file(const char *path, resil_error *err);
 /* Write len bytes to path atomically with mode 0600 (temporary file,
- * fsync, rename, directory fsync).  RESIL_ESYS with the path in err. */
+ * fsync, rename, directory fsync).  RESIL_EINVAL, RESIL_ESYS with the path
+ * in err (it allocates nothing, so never RESIL_ENOMEM). */
 RESIL_API int resil_secrets_write_file(const char *path, const void *data, size_t len,
                                        resil_error *err);
 
