@@ -127,14 +127,7 @@ void resil_alerts_opts_init(resil_alerts_opts *o)
  * the wall clock neither stalls nor hurries the evaluations. */
 static int thr_cv_init(pthread_cond_t *cv)
 {
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
-        return RESIL_ESYS;
-    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(cv, &attr);
-    pthread_condattr_destroy(&attr);
-    return rc == 0 ? 0 : RESIL_ESYS;
+    return resil__cond_init_monotonic(cv) == 0 ? 0 : RESIL_ESYS;
 }
 
 static int sync_init(resil_alerts *a)

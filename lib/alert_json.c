@@ -159,17 +159,7 @@ static int hand_out(json_t *root, bool ok, char **out, size_t *len)
     json_decref(root);
     if (!text)
         return RESIL_ENOMEM;
-    json_free_t jfree;
-    json_get_alloc_funcs(NULL, &jfree);
-    size_t n = strlen(text);
-    *out = resil__malloc(n + 1);
-    if (*out) {
-        memcpy(*out, text, n + 1);
-        if (len)
-            *len = n;
-    }
-    jfree(text);
-    return *out ? 0 : RESIL_ENOMEM;
+    return resil__json_hand_out(text, out, len);
 }
 
 int resil_alert_event_json(const resil_alert_event *ev, char **out, size_t *len)

@@ -665,19 +665,7 @@ int resil_audit_render(const resil_audit_finding *f, size_t n, char **out, size_
     json_decref(root);
     if (!text)
         return RESIL_ENOMEM;
-    size_t tl = strlen(text);
-    char *copy = resil__malloc(tl + 1);
-    if (copy)
-        memcpy(copy, text, tl + 1);
-    json_free_t jfree; /* the program may have given jansson its allocator */
-    json_get_alloc_funcs(NULL, &jfree);
-    jfree(text);
-    if (!copy)
-        return RESIL_ENOMEM;
-    *out = copy;
-    if (len)
-        *len = tl;
-    return 0;
+    return resil__json_hand_out(text, out, len);
 }
 
 #else /* !RESIL_HAVE_JANSSON */

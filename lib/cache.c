@@ -85,19 +85,6 @@ static unsigned log2_u32(uint32_t n)
     return b;
 }
 
-static int cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    if (pthread_condattr_init(&a) != 0)
-        return -1;
-    /* timed waits measure real intervals: immune to wall-clock steps */
-    int rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rc;
-}
-
 static int shard_setup(struct resil_cache *c, uint32_t i)
 {
     resil__shard *s = &c->shards[i];
@@ -110,7 +97,7 @@ static int shard_setup(struct resil_cache *c, uint32_t i)
         return RESIL_ENOMEM;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto out_destroy_shard;
-    if (cond_init_monotonic(&s->load_done) != 0)
+    if (resil__cond_init_monotonic(&s->load_done) != 0)
         goto out_destroy_mutex;
     return 0;
 
@@ -168,7 +155,7 @@ static int sweeper_sync_init(struct resil_cache *c)
         return RESIL_ENOMEM;
     if (pthread_mutex_init(&c->sweeper_life, NULL) != 0)
         goto out_destroy_mu;
-    if (cond_init_monotonic(&c->sweeper_cv) != 0)
+    if (resil__cond_init_monotonic(&c->sweeper_cv) != 0)
         goto out_destroy_life;
     return 0;
 

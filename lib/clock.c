@@ -145,3 +145,16 @@ void resil_clock_sleep(const resil_clock *c, int64_t ns)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
+
+int resil__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int rc = pthread_condattr_init(&a);
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}

@@ -128,28 +128,15 @@ static int copy_strings(struct resil_health *h, const resil_health_opts *o)
     return 0;
 }
 
-static int cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    if (pthread_condattr_init(&a) != 0)
-        return -1;
-    /* timed waits measure real intervals: immune to wall-clock steps */
-    int rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rc;
-}
-
 static int sync_init(struct resil_health *h)
 {
     if (pthread_mutex_init(&h->mu, NULL) != 0)
         return -1;
     if (pthread_mutex_init(&h->life, NULL) != 0)
         goto out_destroy_mu;
-    if (cond_init_monotonic(&h->done_cv) != 0)
+    if (resil__cond_init_monotonic(&h->done_cv) != 0)
         goto out_destroy_life;
-    if (cond_init_monotonic(&h->sched_cv) != 0)
+    if (resil__cond_init_monotonic(&h->sched_cv) != 0)
         goto out_destroy_done;
     return 0;
 

@@ -125,22 +125,6 @@ static json_t *report(const resil_health *h, const hc_view *v, size_t n,
     return root;
 }
 
-/* The text jansson made, copied into memory resil_free() releases. */
-static int hand_out(char *text, char **out, size_t *len)
-{
-    json_free_t jfree;
-    json_get_alloc_funcs(NULL, &jfree);
-    size_t n = strlen(text);
-    *out = resil__malloc(n + 1);
-    if (*out) {
-        memcpy(*out, text, n + 1);
-        if (len)
-            *len = n;
-    }
-    jfree(text);
-    return *out ? 0 : RESIL_ENOMEM;
-}
-
 int resil_health_render(resil_health *h, resil_health_kind kind, char **out, size_t *len)
 {
     if (out)
@@ -163,7 +147,7 @@ int resil_health_render(resil_health *h, resil_health_kind kind, char **out, siz
     json_decref(root);
     if (!text)
         return RESIL_ENOMEM;
-    return hand_out(text, out, len);
+    return resil__json_hand_out(text, out, len);
 }
 
 #else /* !RESIL_HAVE_JANSSON */

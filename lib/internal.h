@@ -4,6 +4,7 @@
 
 #include <resil/resil.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,5 +40,16 @@ static inline int64_t resil__add_sat(int64_t a, int64_t b)
 }
 
 #define RESIL__UNUSED(x) (void)(x)
+
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC, so that a
+ * step of the wall clock neither stalls nor hurries them (clock.c).
+ * 0 or the pthread error. */
+int resil__cond_init_monotonic(pthread_cond_t *cv);
+
+/* Hand out text that jansson allocated (json_dumps) as a copy in memory
+ * resil_free() releases, freeing the original with jansson's allocator,
+ * which the program may have replaced (metrics_json.c; jansson builds
+ * only).  *len (len may be NULL) gets its length.  0 or RESIL_ENOMEM. */
+int resil__json_hand_out(char *text, char **out, size_t *len);
 
 #endif /* RESIL_INTERNAL_H */

@@ -215,8 +215,7 @@ static json_t *render(resil_metrics *m, resil_metrics_format fmt, int64_t now,
     return root;
 }
 
-/* The text jansson made, copied into memory resil_free() releases. */
-static int hand_out(char *text, char **out, size_t *len)
+int resil__json_hand_out(char *text, char **out, size_t *len)
 {
     json_free_t jfree;
     json_get_alloc_funcs(NULL, &jfree);
@@ -224,7 +223,8 @@ static int hand_out(char *text, char **out, size_t *len)
     *out = resil__malloc(n + 1);
     if (*out) {
         memcpy(*out, text, n + 1);
-        *len = n;
+        if (len)
+            *len = n;
     }
     jfree(text);
     return *out ? 0 : RESIL_ENOMEM;
@@ -248,7 +248,7 @@ int resil__mx_json(resil_metrics *m, resil_metrics_format fmt, int64_t now, char
     json_decref(root);
     if (!text)
         return RESIL_ENOMEM;
-    return hand_out(text, out, len);
+    return resil__json_hand_out(text, out, len);
 }
 
 #else /* !RESIL_HAVE_JANSSON */
