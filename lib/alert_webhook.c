@@ -534,25 +534,16 @@ static int wh_start(struct resil_alert_webhook *w)
 
 static int wh_sync_init(struct resil_alert_webhook *w)
 {
-    pthread_condattr_t a;
     if (pthread_mutex_init(&w->mu, NULL) != 0)
         return RESIL_ENOMEM;
-    if (pthread_condattr_init(&a) != 0)
+    if (resil__cond_init_monotonic(&w->work_cv) != 0)
         goto out_mu;
-    /* timed waits are bounds in real time: immune to wall-clock steps */
-    if (pthread_condattr_setclock(&a, CLOCK_MONOTONIC) != 0)
-        goto out_attr;
-    if (pthread_cond_init(&w->work_cv, &a) != 0)
-        goto out_attr;
-    if (pthread_cond_init(&w->idle_cv, &a) != 0)
+    if (resil__cond_init_monotonic(&w->idle_cv) != 0)
         goto out_work;
-    pthread_condattr_destroy(&a);
     return 0;
 
 out_work:
     pthread_cond_destroy(&w->work_cv);
-out_attr:
-    pthread_condattr_destroy(&a);
 out_mu:
     pthread_mutex_destroy(&w->mu);
     return RESIL_ENOMEM;
