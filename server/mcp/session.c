@@ -53,6 +53,8 @@ int session_table_new(const struct session_table_opts *o, struct session_table *
 
 static void session_destroy(struct session *s)
 {
+    if (s->proto_free)
+        s->proto_free(s->proto);
     if (s->transport_free)
         s->transport_free(s->transport);
     pthread_mutex_destroy(&s->mu);

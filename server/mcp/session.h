@@ -31,7 +31,7 @@ struct session;
 struct session_state {
     char protocol_version[16]; /* negotiated in initialize */
     int initialized;           /* notifications/initialized seen */
-    int log_level;             /* logging/setLevel; log.h levels */
+    int log_level;             /* logging/setLevel; enum mcp_log_level */
     char client_name[64];
     char client_version[32];
     unsigned client_caps;      /* SESSION_CAP_* bits */
@@ -51,6 +51,9 @@ struct session {
     uint64_t next_event_id; /* SSE event ids, per session; guarded by mu */
     void *transport;      /* owned by the transport (its stream state) */
     void (*transport_free)(void *transport);
+    void *proto;          /* owned by the protocol layer (calls in flight,
+                             requests sent to the client) */
+    void (*proto_free)(void *proto);
     /* private to session.c */
     unsigned refs_;
     int ended_;

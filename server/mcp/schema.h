@@ -1,0 +1,48 @@
+/* JSON Schema validation of tool arguments and results: the subset of
+ * draft 2020-12 that tool schemas use, checked against a compiled schema.
+ *
+ * Supported: type (string or array of types; "integer" accepts only
+ * integral numbers), properties, required, additionalProperties (bool or
+ * schema), items (schema), minItems/maxItems, uniqueItems, enum, const,
+ * minimum/maximum/exclusiveMinimum/exclusiveMaximum, multipleOf,
+ * minLength/maxLength (in code points), pattern (POSIX extended regex,
+ * compiled once), format ("uri", "date-time", "email": checked loosely),
+ * anyOf/oneOf/allOf/not, $ref to "#/$defs/NAME" or "#/definitions/NAME"
+ * (within the same document), default/title/description/examples/$schema/
+ * $id/$comment (ignored for validation).  A keyword we do not implement
+ * makes schema_compile() fail naming it, so a schema never silently
+ * validates less than it says.
+ *
+ * The first failure is reported with the JSON path of the offending value
+ * and why, in words a model can act on:
+ *   "argument 'url': expected string, got integer"
+ *   "argument 'limit': 500 is above the maximum 100"
+ *   "missing required argument 'url'"
+ *   "unexpected argument 'colour' (allowed: url, language)"
+ * (for nested values the path is written like "options.lang" or
+ * "items[2]"). */
+#ifndef MCP_SCHEMA_H
+#define MCP_SCHEMA_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct schema;
+
+/* Compile a schema (borrowed; the compiled form keeps a reference).
+ * 0, or -1 with err saying what is wrong and where.  Limits: nesting of
+ * the schema 32 levels, $ref chains 16 deep (a cycle is an error). */
+int schema_compile(json_t *doc, struct schema **out, char *err, size_t errlen);
+void schema_free(struct schema *s);
+
+/* Validate v.  0, or -1 with msg the first failure as above.  what names
+ * the root ("argument" for tool inputs, "result" for outputs) and prefixes
+ * paths.  Validation of deeply nested values stops at 64 levels with a
+ * failure (never unbounded recursion). */
+int schema_validate(const struct schema *s, const json_t *v, const char *what, char *msg,
+                    size_t msglen);
+
+/* The document the schema was compiled from (borrowed). */
+json_t *schema_doc(const struct schema *s);
+
+#endif

@@ -1,0 +1,3 @@
+#include "app.h"
+#include "fixtures.h"
+int main(int argc, char **argv) { return server_main(argc, argv, NULL); }
