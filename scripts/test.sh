@@ -7,6 +7,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh" || exit 1
 "$top/scripts/build.sh" "$top/build" || exit 1
 cd "$top/build" || exit 1
+# The MCP client tests (official SDK, Inspector, conformance suite) fail
+# rather than skip when their npm packages are missing.
+RESIL_REQUIRE_NODE=1
+export RESIL_REQUIRE_NODE
 make -s -j"$(nproc)" check >/dev/null 2>&1
 rc=$?
 "$top/scripts/summary.sh" "$top/build"

@@ -372,10 +372,12 @@ if [ ! -x "$top_builddir/libtool" ] || [ ! -f "$top_builddir/lib/libresil.la" ];
     echo "note: $top_builddir/libtool or lib/libresil.la missing: build the library first"
 fi
 
-pages=0
-for page in "$top_srcdir"/man/man*/*.[0-9]; do
-    [ -f "$page" ] || continue
-    pages=$((pages + 1))
+# The pages are checked in parallel shards (compiling and running the
+# examples is most of the time): shard I of N takes every Nth page, with its
+# own scratch directory and counters, and leaves its output and totals in
+# files the parent joins in shard order.
+check_page() {
+    page=$1
     rel=${page#"$top_srcdir"/}
     base=${page##*/}
     name=${base%.*}
@@ -398,7 +400,46 @@ for page in "$top_srcdir"/man/man*/*.[0-9]; do
     esac
     check_see_also "$page" "$rel" "$sec"
     [ "$sec" = 1 ] || check_example "$page" "$rel" "$name"
+}
+
+run_shard() { # run_shard I N
+    work=$root/shard$1
+    mkdir -p "$work"
+    cp "$root/api.tsv" "$work/api.tsv"
+    idx=0 pages=0 checks=0 failures=0
+    for page in "$top_srcdir"/man/man*/*.[0-9]; do
+        [ -f "$page" ] || continue
+        idx=$((idx + 1))
+        [ $((idx % $2)) -eq "$1" ] || continue
+        pages=$((pages + 1))
+        check_page "$page"
+    done
+    echo "$pages $checks $failures" > "$root/count$1"
+}
+
+root=$work
+shards=$(nproc 2>/dev/null || echo 2)
+[ "$shards" -ge 2 ] 2>/dev/null || shards=2
+[ "$shards" -le 8 ] || shards=8
+i=0
+while [ "$i" -lt "$shards" ]; do
+    run_shard "$i" "$shards" > "$root/out$i" 2>&1 &
+    i=$((i + 1))
 done
+wait
+pages=0
+i=0
+while [ "$i" -lt "$shards" ]; do
+    cat "$root/out$i"
+    if [ -f "$root/count$i" ]; then
+        read -r p c f < "$root/count$i"
+        pages=$((pages + p)) checks=$((checks + c)) failures=$((failures + f))
+    else
+        fail "shard $i" "did not finish"
+    fi
+    i=$((i + 1))
+done
+work=$root
 
 # Every function has a page, and the overview refers to every page.
 overview=$top_srcdir/man/man7/libresil.7

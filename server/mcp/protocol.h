@@ -262,7 +262,8 @@ void mcp_call_on_cancel(struct mcp_call *c, void (*fn)(void *arg), void *arg);
 int mcp_call_close_stream(struct mcp_call *c);
 
 /* Send a request to the client (sampling/createMessage, elicitation/create,
- * roots/list) on the call's sink and wait for its answer.  0 with *result
+ * roots/list) on the call's sink and wait for its answer.  params is
+ * stolen (also on failure).  0 with *result
  * (new reference) the client's result; -1 with *error (new reference, may
  * be NULL) the client's error object; -2 when the client lacks the
  * capability (nothing sent); -3 on timeout; -4 when the call was
