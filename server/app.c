@@ -3,7 +3,7 @@
  * and limiters), health checks over those, the upstream client, the MCP
  * server, the session table, and finally the tools, resources and prompts
  * the caller registers. */
-#include <config.h> /* the build's: PACKAGE_VERSION (not server/config.h) */
+#include "config.h" /* the build's: PACKAGE_VERSION */
 
 #include "app.h"
 

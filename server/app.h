@@ -3,7 +3,7 @@
 #ifndef MCP_APP_H
 #define MCP_APP_H
 
-#include "config.h"
+#include "server_config.h"
 #include "mcp/protocol.h"
 #include "mcp/session.h"
 

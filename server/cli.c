@@ -8,7 +8,8 @@
  * and writes one byte to a self-pipe (both async-signal-safe), on
  * whichever thread the kernel picked.  The HTTP main thread sleeps in
  * poll() on the pipe; the stdio reader polls a->stopping between reads. */
-#include <config.h> /* the build's: PACKAGE_VERSION (not server/config.h) */
+#include "config.h" /* the build's: PACKAGE_VERSION */
+#include "server_config_int.h"
 
 #include "app.h"
 
@@ -28,9 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* config_env.c */
-int config__parse_listen(const char *s, char *addr, size_t addrlen, unsigned *port, char *why,
-                         size_t n);
 
 extern char **environ;
 

@@ -21,7 +21,7 @@
 #ifndef MCP_UPSTREAM_H
 #define MCP_UPSTREAM_H
 
-#include "config.h"
+#include "server_config.h"
 #include "mcp/protocol.h"
 
 #include <resil/policy.h>

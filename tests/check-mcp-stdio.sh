@@ -107,13 +107,14 @@ export MCP_YOUTUBE_BASE_URL MCP_OEMBED_URL MCP_TRANSCRIPT_URL MCP_AI_BASE_URL
 unset YOUTUBE_API_KEY AI_API_KEY MCP_TRANSPORT MCP_LISTEN MCP_SECRETS_STORE \
     MCP_SECRETS_KEY_FILE 2>/dev/null
 
-# config GRACE_MS: a configuration with a small body limit (so an oversize line is
-# cheap to make) and the given shutdown grace.
+# config GRACE_MS [WORKERS]: a configuration with a small body limit (so an
+# oversize line is cheap to make), the given shutdown grace and worker threads.
 config() {
     sed -e 's/"max_body_bytes": [0-9]*/"max_body_bytes": 4096/' \
         -e "s/\"shutdown_grace_ms\": [0-9]*/\"shutdown_grace_ms\": $1/" \
-        "$top_srcdir/server/mcp-server.json" >"$tmp/c$1.json"
-    echo "$tmp/c$1.json"
+        -e "s/\"worker_threads\": [0-9]*/\"worker_threads\": ${2:-16}/" \
+        "$top_srcdir/server/mcp-server.json" >"$tmp/c$1-${2:-16}.json"
+    echo "$tmp/c$1-${2:-16}.json"
 }
 cfg=$(config 10000)
 
@@ -202,8 +203,9 @@ else
     control -X POST -H 'Content-Type: application/json' \
         -d '{"service":"oembed","mode":"hang"}' "$up/_control/fault"
     # A grace far longer than the wait cap: only an aborted call lets the server
-    # exit within the cap once stdin closes.
-    start s1 "$(config 60000)"
+    # exit within the cap once stdin closes.  One worker: a second call waits in
+    # the queue, and its cancellation must hold there too.
+    start s1 "$(config 60000 1)"
     echo '{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"video_metadata","arguments":{"url":"jNQXAC9IVRw"},"_meta":{"progressToken":"p20"}}}' >&3
     i=0
     while [ "$(stat_count oembed)" != 1 ]; do
@@ -213,8 +215,10 @@ else
     done
     check "the call's upstream request is in flight (held by the fake)" \
         [ "$(stat_count oembed)" = 1 ]
+    echo '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"video_metadata","arguments":{"url":"bbbbbbbbbbb"}}}' >&3
     echo '{"jsonrpc":"2.0","id":21,"method":"ping"}' >&3
     check "ping is answered while a tool call is blocked" wait_for "$tmp/s1.out" '"id":21,'
+    echo '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":23}}' >&3
     echo '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":20,"reason":"test"}}' >&3
     echo '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":999}}' >&3
     echo '{"jsonrpc":"2.0","id":22,"method":"ping"}' >&3
@@ -223,7 +227,9 @@ else
     stop_status
     check "after cancellation the server exits 0 at once on EOF" [ "$rc" = 0 ]
     check "the cancelled call gets no response" absent s1.out '"id":20,'
-    check "the upstream request was not retried" [ "$(stat_count oembed)" = 1 ]
+    check "a call cancelled while queued gets no response" absent s1.out '"id":23,'
+    check "the upstream request was not retried, the queued call never ran" \
+        [ "$(stat_count oembed)" = 1 ]
     check "stdout still carries only JSON-RPC lines" only_jsonrpc s1.out
 
     # EOF with a call still in flight: the grace passes, then it is cancelled.

@@ -17,12 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* tools.h's first comment holds "tools/ *.c" without the space: -Wcomment
- * (reported; the header is a fixed contract) */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "tools/tools.h"
-#pragma GCC diagnostic pop
 
 #define AI_TEXT_MAX_CHARS 1048576
 #define AI_DEFAULT_INSTRUCTION "Summarise the text."

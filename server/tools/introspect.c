@@ -5,9 +5,6 @@
  *
  * Read-only and cheap: every figure is a snapshot the library keeps
  * anyway (no health check is run, no upstream is called). */
-/* tools.h opens with a comment holding "tools/" "*.c" (-Wcomment): until
- * it is reworded, keep that one warning from failing -Werror builds */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "tools/tools.h"
 
 #include <math.h>

@@ -1,8 +1,5 @@
 /* The production tool set: each file under tools/ registers its own tools; this
  * file only fixes the order (the order of tools/list). */
-/* tools.h opens with a comment holding "tools/" "*.c" (-Wcomment): until
- * it is reworded, keep that one warning from failing -Werror builds */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "tools/tools.h"
 
 int tools_register(struct app *a, char *err, size_t errlen)

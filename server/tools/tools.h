@@ -1,4 +1,4 @@
-/* The production tools and what they share.  Each tools/*.c registers its
+/* The production tools and what they share.  Each file under tools/ registers its
  * tools with tools_register_*(); video.c composes the others through the
  * functions below rather than through MCP. */
 #ifndef MCP_TOOLS_H

@@ -14,9 +14,6 @@
  * is true, so a model can say what it knows and why the rest is absent.
  * Cancellation is checked between steps (the upstream client aborts a
  * transfer in flight by itself). */
-/* tools.h opens with a comment holding "tools/" "*.c" (-Wcomment): until
- * it is reworded, keep that one warning from failing -Werror builds */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "tools/tools.h"
 
 #include "log.h"

@@ -10,12 +10,7 @@
  *
  * The API key travels in the query string (the Data API wants it there);
  * upstream.c never logs or reports a query string. */
-/* tools.h's first comment holds "tools/ *.c" without the space: -Wcomment
- * (reported; the header is a fixed contract) */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "tools/tools.h"
-#pragma GCC diagnostic pop
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -39,6 +39,11 @@ struct stdio_ctx {
     atomic_int closing;      /* shutting down: queued jobs are dropped */
     struct mcp_sink sink;
     struct jsonrpc_limits lim;
+    /* Requests queued for a worker and not started yet: a cancellation
+     * that arrives before the worker registers the call with the protocol
+     * layer must still stop it.  Guarded by qmu. */
+    pthread_mutex_t qmu;
+    struct stdio_job *queued;
     /* the line being assembled */
     char *line;
     size_t len, cap;
@@ -48,6 +53,8 @@ struct stdio_ctx {
 struct stdio_job {
     struct stdio_ctx *x;
     struct jsonrpc_msg msg;
+    int cancelled;           /* guarded by x->qmu */
+    struct stdio_job *next;  /* in x->queued until started */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -96,14 +103,46 @@ static int sink_send(struct mcp_sink *k, json_t *msg)
     return send_line(k->ctx, msg);
 }
 
+/* Take j off the queued list; 1 if it was cancelled while queued. */
+static int dequeue(struct stdio_ctx *x, struct stdio_job *j)
+{
+    struct stdio_job **pp;
+    int cancelled;
+
+    pthread_mutex_lock(&x->qmu);
+    for (pp = &x->queued; *pp != NULL && *pp != j; pp = &(*pp)->next)
+        ;
+    if (*pp == j)
+        *pp = j->next;
+    cancelled = j->cancelled;
+    pthread_mutex_unlock(&x->qmu);
+    return cancelled;
+}
+
+/* notifications/cancelled for a request still in the queue: mark it.  The
+ * notification also goes to the protocol layer, for a call that started. */
+static void cancel_queued(struct stdio_ctx *x, const struct jsonrpc_msg *m)
+{
+    json_t *id = json_object_get(m->params, "requestId");
+
+    if (id == NULL)
+        return;
+    pthread_mutex_lock(&x->qmu);
+    for (struct stdio_job *j = x->queued; j != NULL; j = j->next)
+        if (jsonrpc_id_equal(j->msg.id, id))
+            j->cancelled = 1;
+    pthread_mutex_unlock(&x->qmu);
+}
+
 static void run_job(void *arg)
 {
     struct stdio_job *j = arg;
     struct stdio_ctx *x = j->x;
     json_t *resp;
+    int cancelled = dequeue(x, j);
 
     /* acquire: pairs with the release store in stdio_serve's shutdown */
-    if (!atomic_load_explicit(&x->closing, memory_order_acquire)) {
+    if (!cancelled && !atomic_load_explicit(&x->closing, memory_order_acquire)) {
         resp = mcp_handle(x->a->mcp, x->sess, &j->msg, &x->sink);
         if (resp != NULL)
             send_line(x, resp);
@@ -120,8 +159,15 @@ static void submit(struct stdio_ctx *x, struct jsonrpc_msg *m)
     if (j != NULL) {
         j->x = x;
         j->msg = *m;
+        j->cancelled = 0;
+        /* Listed before it can start: run_job always finds it there. */
+        pthread_mutex_lock(&x->qmu);
+        j->next = x->queued;
+        x->queued = j;
+        pthread_mutex_unlock(&x->qmu);
         if (pool_submit(x->pool, run_job, j) == 0)
             return;
+        dequeue(x, j);
         free(j);
     }
     send_line(x, jsonrpc_errorf(m->id, SERVER_BUSY, json_pack("{s:I}", "worker_threads",
@@ -149,6 +195,9 @@ static void handle_line(struct stdio_ctx *x, const char *buf, size_t len)
         submit(x, &m);
         return;
     }
+    if (m.kind == JSONRPC_NOTIFICATION && strcmp(m.method, "notifications/cancelled") == 0 &&
+        json_is_object(m.params))
+        cancel_queued(x, &m);
     reply = mcp_handle(x->a->mcp, x->sess, &m, &x->sink);
     jsonrpc_msg_clear(&m);
     if (reply != NULL)
@@ -303,15 +352,19 @@ static int ctx_init(struct stdio_ctx *x, struct app *a, int out_fd)
     x->sink.ctx = x;
     if (pthread_mutex_init(&x->wmu, NULL) != 0)
         return -1;
+    if (pthread_mutex_init(&x->qmu, NULL) != 0)
+        goto fail_mutex;
     /* Queue room for every call one session may have in flight. */
     if (pool_new(threads, (size_t)c->max_inflight_per_session + threads, &x->pool) != 0)
-        goto fail_mutex;
+        goto fail_qmu;
     if (session_create(a->sessions, &x->sess) != 0)
         goto fail_pool;
     return 0;
 
 fail_pool:
     pool_free(x->pool);
+fail_qmu:
+    pthread_mutex_destroy(&x->qmu);
 fail_mutex:
     pthread_mutex_destroy(&x->wmu);
     return -1;
@@ -339,6 +392,7 @@ int stdio_serve(struct app *a, int in_fd, int out_fd)
     session_end(a->sessions, x.sess->id, strlen(x.sess->id));
     session_put(a->sessions, x.sess);
     free(x.line);
+    pthread_mutex_destroy(&x.qmu);
     pthread_mutex_destroy(&x.wmu);
     if (atomic_load_explicit(&x.broken, memory_order_relaxed))
         rc = -1;

@@ -8,8 +8,8 @@
 #include "app.h"
 
 /* Serve MCP on in_fd/out_fd until in_fd reaches EOF or a->stopping is
- * set; then cancel nothing but wait (up to cfg.shutdown_grace_ms) for
- * calls in flight, and return 0 (or -1 on a read/write error).  One
+ * set; then wait (up to cfg.shutdown_grace_ms) for calls in flight,
+ * cancel what is left (mcp_cancel_all), and return 0 (or -1 on a read/write error).  One
  * message per line; a line longer than the body limit is answered with a
  * parse error and skipped without buffering it. */
 int stdio_serve(struct app *a, int in_fd, int out_fd);

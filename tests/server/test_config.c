@@ -4,9 +4,7 @@
  * credentials given inline), environment overrides, secrets from a real
  * store and from the environment, and config_locate on tricky text. */
 #include "../check_util.h"
-/* server/config.h by path: "config.h" alone finds the build's autoconf header
- * first (-I. comes before -I server). */
-#include "../../server/config.h"
+#include "server_config.h"
 
 #include <resil/secrets.h>
 

@@ -7,8 +7,6 @@
  * outputSchema that tools/list publishes. */
 #include "../check_util.h"
 
-/* tools.h opens with a comment holding "tools/" "*.c" (-Wcomment) */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "mcp/jsonrpc.h"
 #include "mcp/schema.h"
 #include "tools/tools.h"

@@ -7,8 +7,6 @@
  * API and its statistics count the requests that reached it. */
 #include "../check_util.h"
 
-/* tools.h opens with a comment holding "tools/" "*.c" (-Wcomment) */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "log.h"
 #include "mcp/jsonrpc.h"
 #include "tools/tools.h"

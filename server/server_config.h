@@ -21,8 +21,8 @@
  *   printable ASCII, no spaces),
  *   MCP_YOUTUBE_BASE_URL, MCP_OEMBED_URL, MCP_TRANSCRIPT_URL,
  *   MCP_AI_BASE_URL, MCP_AI_MODEL. */
-#ifndef MCP_CONFIG_H
-#define MCP_CONFIG_H
+#ifndef MCP_SERVER_CONFIG_H
+#define MCP_SERVER_CONFIG_H
 
 #include <resil/policy.h>
 
@@ -52,7 +52,8 @@ struct config_service {
     int64_t timeout_ms;             /* whole request, per attempt */
     int64_t connect_timeout_ms;
     size_t max_response_bytes;      /* a longer upstream body is an error */
-    resil_service_opts policy;
+    resil_service_opts policy;     /* policy.name points at name above:
+                                      re-point it after copying the struct */
 };
 
 struct config_ai {

@@ -1,9 +1,10 @@
 /* The JSON configuration file: defaults, a table of every key (the same
  * table parses the file and prints --print-default-config, so the two can
  * never disagree), located error messages.  Environment overrides and
- * secrets are in config_env.c, and so is the text scanner behind
+ * secrets are in server_config_env.c, and so is the text scanner behind
  * config_locate(). */
-#include "config.h"
+#include "server_config.h"
+#include "server_config_int.h"
 
 #include "log.h"
 
@@ -13,19 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Shared with config_env.c and cli.c (no private header in this tree). */
-int config__check_url(const char *s, char *why, size_t n);
-int config__parse_listen(const char *s, char *addr, size_t addrlen, unsigned *port, char *why,
-                         size_t n);
-int config__apply_env(struct config *c, char *const *env, char *err, size_t errlen);
-int config__resolve_secrets(struct config *c, char *const *env, char *err, size_t errlen);
-int config__check_exposure(const struct config *c, char *err, size_t errlen);
-int config__check_text(const char *s, size_t cap, char *why, size_t n);
-int config__check_charset(const char *s, const char *extra, int digit_first, char *why,
-                          size_t n);
-int config__check_origin(const char *s, char *why, size_t n);
-void config__trim_url(char *url);
 
 #define MS 1000000LL               /* ns per ms */
 #define FIELD_MAX 24

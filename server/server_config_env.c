@@ -2,7 +2,8 @@
  * beyond loopback without a token), checks of single values shared by the
  * file and the environment, config_load(), and the scanner that locates a
  * key in the configuration text for error messages. */
-#include "config.h"
+#include "server_config.h"
+#include "server_config_int.h"
 
 #include "log.h"
 
@@ -20,21 +21,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-/* Shared with config.c and cli.c (no private header in this tree). */
-int config__check_url(const char *s, char *why, size_t n);
-int config__parse_listen(const char *s, char *addr, size_t addrlen, unsigned *port, char *why,
-                         size_t n);
-int config__apply_env(struct config *c, char *const *env, char *err, size_t errlen);
-int config__resolve_secrets(struct config *c, char *const *env, char *err, size_t errlen);
-int config__check_exposure(const struct config *c, char *err, size_t errlen);
-int config__locate_key(const char *text, size_t len, const char *path, int want_key, int *line,
-                       int *column);
-int config__check_text(const char *s, size_t cap, char *why, size_t n);
-int config__check_charset(const char *s, const char *extra, int digit_first, char *why,
-                          size_t n);
-int config__check_origin(const char *s, char *why, size_t n);
-void config__trim_url(char *url);
 
 #define KEY_MIN 8
 #define CONFIG_MAX_FILE (1u << 20) /* a config file longer than this is a mistake */
