@@ -10,7 +10,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs="build-essential autoconf automake libtool pkg-config check
 libcurl4-openssl-dev libjansson-dev clang valgrind man-db groff-base
 prometheus python3 python3-cryptography libssl-dev
-libmicrohttpd-dev curl nodejs npm"
+libmicrohttpd-dev curl"
+# Node.js may come from elsewhere than Debian (a machine image's Node 20
+# with its own npm): Debian's npm would conflict with it, so the packages
+# are asked for only when the commands are missing.
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 bench=no
 [ "${1:-}" = "--with-bench" ] && { bench=yes; pkgs="$pkgs wrk"; }
 missing=""

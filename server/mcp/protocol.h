@@ -102,7 +102,13 @@ struct mcp_tool {
     const char *annotations;   /* JSON text or NULL: readOnlyHint, ... */
     mcp_tool_fn call;
     void *ctx;
+    unsigned flags;            /* MCP_TOOL_* */
 };
+
+/* The tool talks to the client while it runs (requests to the client,
+ * mcp_call_close_stream) and so needs a live stream: see
+ * mcp_request_streams(). */
+#define MCP_TOOL_INTERACTIVE 0x1u
 
 /* Copies the strings and parses the schemas.  0, or -1 with err saying
  * what is wrong (bad name, duplicate, schema not JSON / not an object). */
@@ -218,10 +224,17 @@ json_t *mcp_handle(struct mcp_server *s, struct session *sess, const struct json
                    struct mcp_sink *sink);
 
 /* Whether a request for this method may send messages before its response
- * (progress, logs, requests to the client): the HTTP transport answers such
- * requests with an SSE stream when the client accepts one.  Today:
- * tools/call. */
+ * (progress, logs, requests to the client).  Today: tools/call. */
 int mcp_method_streams(const char *method);
+
+/* Whether this request needs a live stream: a tools/call that carries
+ * _meta.progressToken or names an MCP_TOOL_INTERACTIVE tool.  The HTTP
+ * transport runs such requests on a worker and streams their messages as
+ * they come; any other request runs inline in the connection's thread, and
+ * the few messages it may send (log notifications) are buffered and sent
+ * ahead of the response in one SSE body (or, with none, the response is
+ * plain JSON).  Saves two thread hand-offs per call. */
+int mcp_request_streams(const struct mcp_server *s, const struct jsonrpc_msg *m);
 
 /* Cancel every request in flight on a session (the session is ending or
  * the server is shutting down): their cancel hooks run, their responses
