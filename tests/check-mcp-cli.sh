@@ -8,51 +8,22 @@
 # server under a tool, e.g. "valgrind -q --error-exitcode=99 --leak-check=full".
 # MCP_START_TIMEOUT (seconds, default 10) caps every wait for an event.
 # Exit: 0 all passed, 1 a check failed, 77 the server is not built.
+# shellcheck disable=SC2317 # the checks call their predicates through check
 set -u
 
 : "${top_builddir:=.}"
-: "${top_srcdir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 bin=$top_builddir/server/mcp-server
-if [ ! -x "$bin" ]; then
-    echo "SKIP: $bin is not built"
-    exit 77
-fi
+need_built "$bin"
 wrap=${MCP_WRAPPER:-}
 cap=${MCP_START_TIMEOUT:-10}
 
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-cli.XXXXXX") || exit 1
-pids=""
-
-# Kills every server still running (TERM, then KILL) and removes the directory.
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ "$i" -lt $((cap * 20)) ]; do
-            i=$((i + 1))
-            sleep 0.05
-        done
-        kill -9 "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-not_ok() {
-    n=$((n + 1))
-    printf 'not ok %d - %s\n' "$n" "$1"
-    failed=1
+mcp_tmpdir check-mcp-cli
+fail_detail() {
     sed 's/^/#   stdout: /' "$tmp/out" 2>/dev/null | head -n 5
     sed 's/^/#   stderr: /' "$tmp/err" 2>/dev/null | head -n 5
-}
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
 # srv ARGS...: runs the server to completion; status in $rc, output in $tmp/out,
@@ -152,33 +123,19 @@ check "IPv6 loopback needs no token" is 0
 # stop_by SIGNAL: starts an HTTP server on a free port, waits for its port file and
 # its log line, sends SIGNAL, and waits for it to exit; status in $rc.
 stop_by() {
-    rm -f "$tmp/port"
-    MCP_PORT_FILE=$tmp/port $wrap "$bin" --http 127.0.0.1:0 --log-level info \
-        </dev/null >"$tmp/bg.out" 2>"$tmp/bg.err" &
-    pid=$!
-    pids="$pids $pid"
-    i=0
-    while [ ! -s "$tmp/port" ] && kill -0 "$pid" 2>/dev/null; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && break
-        sleep 0.05
-    done
-    port=$(cat "$tmp/port" 2>/dev/null)
+    # shellcheck disable=SC2086 # the wrapper is a command line
+    launch_http bg /dev/null $wrap "$bin" --log-level info
+    wait_port bg
     # While it listens, a second server on the same port must fail to start.
     if [ "${2:-}" = inuse ] && [ -n "$port" ]; then
         srv --http "127.0.0.1:$port"
         inuse_rc=$rc
     fi
-    kill -"$1" "$pid" 2>/dev/null
-    i=0
-    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $((cap * 20)) ]; do
-        i=$((i + 1))
-        sleep 0.05
-    done
-    wait "$pid"
-    rc=$?
+    kill -"$1" "$(pid_of bg)" 2>/dev/null
+    wait_rc bg
+    rc=$(cat "$tmp/bg.rc" 2>/dev/null)
     cp "$tmp/bg.out" "$tmp/out"
-    cp "$tmp/bg.err" "$tmp/err"
+    cp "$tmp/bg.log" "$tmp/err"
 }
 if grep -q 'placeholder: being written' "$top_srcdir/server/transport/http.c" 2>/dev/null; then
     echo "# http.c is not written yet: the --http checks are skipped"
@@ -198,5 +155,4 @@ else
     check "an invalid --http address is a usage error" is 2
 fi
 
-echo "1..$n"
-exit "$failed"
+mcp_finish

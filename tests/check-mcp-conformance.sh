@@ -16,9 +16,13 @@
 # MCP_TEST_TIMEOUT (seconds, default 10) caps the wait for the server to listen;
 # MCP_CONFORMANCE_TIMEOUT (seconds, default 300) caps the whole suite.
 # Exit: 0 all passed, 1 a check failed, 77 skipped (see above).
+# shellcheck disable=SC2317 # the checks call their predicates through check
 set -u
 
-: "${top_builddir:=.}" "${top_srcdir:=.}"
+: "${top_builddir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 bin=$top_builddir/tests/conformance/mcp-conformance-server
 nodedir=$(cd "$top_srcdir/tests/node" 2>/dev/null && pwd) || nodedir=$top_srcdir/tests/node
 node=$nodedir/node_modules/node/bin/node
@@ -26,85 +30,22 @@ suite=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
 cap=${MCP_TEST_TIMEOUT:-10}
 suite_cap=${MCP_CONFORMANCE_TIMEOUT:-300}
 
-missing() {
-    if [ "${RESIL_REQUIRE_NODE:-0}" = 1 ]; then
-        echo "FAIL: $1 (RESIL_REQUIRE_NODE=1; run: npm ci --prefix tests/node --no-audit --no-fund)"
-        exit 1
-    fi
-    echo "SKIP: $1 (run: npm ci --prefix tests/node --no-audit --no-fund)"
-    exit 77
-}
 [ -x "$bin" ] || { echo "FAIL: $bin is not built"; exit 1; }
-[ -x "$node" ] || missing "the Node 22 binary $node is not installed"
-[ -f "$suite" ] || missing "the conformance suite $suite is not installed"
+[ -x "$node" ] || need_node "the Node 22 binary $node is not installed"
+[ -f "$suite" ] || need_node "the conformance suite $suite is not installed"
 
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-conformance.XXXXXX") || exit 1
-
-# The server runs in a subshell that records its exit status in $tmp/server.rc once it
-# has exited (kill -0 cannot tell: a zombie answers it).
-running() { [ -s "$tmp/server.pid" ] && [ ! -e "$tmp/server.rc" ]; }
-# wait_rc: polls until the server has exited, bounded by $cap.
-wait_rc() {
-    i=0
-    while [ ! -s "$tmp/server.rc" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
-
-# Stops the server (TERM, then KILL after the cap) and removes the temporary directory.
-cleanup() {
-    exec 3>&-
-    if running; then
-        kill "$(cat "$tmp/server.pid")" 2>/dev/null
-        wait_rc || kill -9 "$(cat "$tmp/server.pid")" 2>/dev/null
-    fi
-    if [ "$failed" != 0 ]; then
-        echo "# server log (last 40 lines):"
-        tail -n 40 "$tmp/server.log" 2>/dev/null | sed 's/^/#   /'
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-not_ok() { n=$((n + 1)); printf 'not ok %d - %s\n' "$n" "$1"; failed=1; }
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
-# Waits for FILE to be non-empty: polling for the event, bounded by $cap.
-wait_file() {
-    i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        [ -e "$tmp/server.rc" ] && return 1
-        sleep 0.05
-    done
-}
-is_port() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+mcp_tmpdir check-mcp-conformance
+logs=server
 
 # ---- the server ---------------------------------------------------------------------
 # stdin is a pipe the script holds open, so a server that follows its stdin stops
 # with the script whatever happens.
 mkfifo "$tmp/in" || exit 1
-(
-    # shellcheck disable=SC2086 # the wrapper is a command line
-    MCP_PORT_FILE=$tmp/port ${MCP_SERVER_WRAPPER:-} "$bin" --http 127.0.0.1:0 <"$tmp/in" 2>"$tmp/server.log" &
-    echo $! >"$tmp/server.pid"
-    wait $!
-    echo $? >"$tmp/server.rc"
-) 3>&- &
+# shellcheck disable=SC2086 # the wrapper is a command line
+launch_http server "$tmp/in" ${MCP_SERVER_WRAPPER:-} "$bin"
 exec 3>"$tmp/in"
-check "the fixture server writes its port file (MCP_PORT_FILE)" wait_file "$tmp/port"
-port=$(cat "$tmp/port" 2>/dev/null)
+wait_port server
+check "the fixture server writes its port file (MCP_PORT_FILE)" [ -s "$tmp/server.port" ]
 check "the port file holds a port number" is_port "$port"
 [ "$failed" = 0 ] || exit 1
 url=http://127.0.0.1:$port/mcp
@@ -186,12 +127,10 @@ process.exit(files > 0 && bad === 0 ? 0 : 1);
 wrc=$?
 cat "$tmp/warnings"
 check "no check ended in a warning; the SEP-1699 resumption checks succeeded" [ "$wrc" = 0 ]
-check "the server is still running after the suite" running
-kill -TERM "$(cat "$tmp/server.pid")" 2>/dev/null
-stopped_cleanly() { wait_rc && [ "$(cat "$tmp/server.rc")" = 0 ]; }
-check "SIGTERM stops the server with exit status 0" stopped_cleanly
+check "the server is still running after the suite" running server
+kill -TERM "$(pid_of server)" 2>/dev/null
+check "SIGTERM stops the server with exit status 0" exited server 0
 no_report() { ! grep -q -e 'Sanitizer' -e 'runtime error:' "$tmp/server.log"; }
 check "no sanitizer report in the server's log" no_report
 
-echo "1..$n"
-exit "$failed"
+mcp_finish

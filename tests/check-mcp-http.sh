@@ -27,100 +27,31 @@
 set -u
 
 : "${top_builddir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 bin=${MCP_HTTP_SERVER:-$top_builddir/server/mcp-server}
 cbin=${MCP_HTTP_CONFORMANCE_SERVER:-$top_builddir/tests/conformance/mcp-conformance-server}
-if [ ! -x "$bin" ]; then
-    echo "SKIP: $bin is not built"
-    exit 77
-fi
-if ! command -v curl >/dev/null 2>&1; then
-    echo "SKIP: the curl command is not installed"
-    exit 77
-fi
+need_built "$bin"
+need_cmd curl
 wrap=${MCP_HTTP_WRAPPER:-}
 cap=${MCP_HTTP_TIMEOUT:-10}
 
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-http.XXXXXX") || exit 1
-tags=""
-bgpids=""
-
-# Stops every server and background curl still running (TERM, then KILL after
-# the cap) and removes the temporary directory.
-cleanup() {
-    for p in $bgpids; do kill "$p" 2>/dev/null; done
-    if [ "$failed" != 0 ] || [ -n "${MCP_HTTP_VERBOSE:-}" ]; then
-        for t in $tags; do sed "s/^/# $t: /" "$tmp/$t.log" 2>/dev/null; done
-    fi
-    for t in $tags; do
-        [ -f "$tmp/$t.rc" ] || kill "$(cat "$tmp/$t.pid" 2>/dev/null)" 2>/dev/null
-    done
-    for t in $tags; do
-        wait_file "$tmp/$t.rc" || kill -9 "$(cat "$tmp/$t.pid" 2>/dev/null)" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-skip() { n=$((n + 1)); printf 'ok %d - %s # SKIP %s\n' "$n" "$1" "$2"; }
-not_ok() {
-    n=$((n + 1))
-    printf 'not ok %d - %s\n' "$n" "$1"
-    failed=1
+mcp_tmpdir check-mcp-http
+# After a failure (or with MCP_HTTP_VERBOSE) the cleanup shows every server's log.
+log_lines=100000
+verbose=${MCP_HTTP_VERBOSE:-}
+fail_detail() {
     printf '#   http=%s body: %.400s\n' "${code:-}" "$(cat "$tmp/body" 2>/dev/null)"
 }
-# check DESCRIPTION COMMAND...: one test point, passing when COMMAND succeeds.
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
 
-# Polling for an event, bounded by $cap: FILE non-empty / FILE matching RE.
-wait_file() {
-    i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
-wait_grep() {
-    i=0
-    while ! grep -q -e "$2" "$1" 2>/dev/null; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
-
-# launch TAG BINARY CONFIG [ENV=VALUE...]: starts a server; its pid goes to
-# $tmp/TAG.pid, its exit status to $tmp/TAG.rc, its port (the server writes it
-# to MCP_PORT_FILE once listening) to $port.
-launch() {
+# serve TAG BINARY CONFIG [ENV=VALUE...]: starts a server (launch_http); its pid
+# goes to $tmp/TAG.pid, its exit status to $tmp/TAG.rc, its port to $port.
+serve() {
     t=$1 b=$2 c=$3
     shift 3
-    tags="$tags $t"
-    (
-        env MCP_PORT_FILE="$tmp/$t.port" "$@" $wrap "$b" --http 127.0.0.1:0 --config "$c" \
-            </dev/null 2>"$tmp/$t.log" &
-        echo $! >"$tmp/$t.pid"
-        wait $!
-        echo $? >"$tmp/$t.rc"
-    ) &
-    port=""
-    i=0
-    until [ -s "$tmp/$t.port" ]; do
-        i=$((i + 1))
-        # exited (a configuration error) or never got there
-        [ -f "$tmp/$t.rc" ] || [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-    port=$(cat "$tmp/$t.port")
-    [ -n "$port" ]
+    launch_http "$t" /dev/null env "$@" $wrap "$b" --config "$c"
+    wait_port "$t"
 }
 
 # config FILE [SERVER KEYS...]: a config listening on 127.0.0.1:0 with every
@@ -171,7 +102,7 @@ new_session() {
 # ---- server A: the production binary ------------------------------------------
 config "$tmp/a.json" '"max_sessions": 2' '"max_body_bytes": 65536' '"max_depth": 16' \
     '"sse_keepalive_ms": 200' '"allowed_origins": ["https://app.example"]'
-if ! launch a "$bin" "$tmp/a.json"; then
+if ! serve a "$bin" "$tmp/a.json"; then
     not_ok "server A starts and writes its port"
     exit 1
 fi
@@ -198,8 +129,9 @@ check "ping: string id echoed" eval 'is 200 && has ping "\"id\":\"p\",\"result\"
 spost resp '{"jsonrpc":"2.0","id":77,"result":{}}'
 check "a response from the client: 202" is 202
 
-# A streaming reply: tools/call answers with SSE.
-spost call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"service_status","arguments":{}}}'
+# A streaming reply: a tools/call with a progressToken answers with SSE (one
+# without runs inline and answers JSON: see the block at the end).
+spost call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"service_status","arguments":{},"_meta":{"progressToken":"t3"}}}'
 check "tools/call: 200 text/event-stream" eval 'is 200 && hdr call "^Content-Type: text/event-stream"'
 check "SSE: the first event is a priming event (id, retry, empty data)" \
     eval '[ "$(head -n 4 "$tmp/call.b" | tr "\n" "|")" = "$(sed -n 1p "$tmp/call.b")|retry: 1000|data: ||" ] &&
@@ -274,7 +206,7 @@ check "GET without a session: 400" is 400
 curl -sS -N --max-time $((cap * 2)) -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $sid" \
     -o "$tmp/get.b" "$base/mcp" 2>/dev/null &
 getpid=$!
-bgpids="$bgpids $getpid"
+track "$getpid"
 check "GET stream: priming event first" \
     eval 'wait_grep "$tmp/get.b" "^data: \$" && head -n 1 "$tmp/get.b" | grep -Eq "^id: 0-[0-9]+$"'
 check "GET stream: a keepalive comment within sse_keepalive_ms" wait_grep "$tmp/get.b" '^: keepalive$'
@@ -339,7 +271,7 @@ path=/mcp
 tok=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 tok="Tk-$tok-Zq"
 config "$tmp/b.json"
-if launch b "$bin" "$tmp/b.json" MCP_AUTH_TOKEN="$tok"; then
+if serve b "$bin" "$tmp/b.json" MCP_AUTH_TOKEN="$tok"; then
     ok "server B (auth token) starts"
     base=http://127.0.0.1:$port
     post noauth "$init_body"
@@ -371,7 +303,7 @@ check "0.0.0.0 without a token: refused, saying why" \
 # ---- server C: fixtures (resumption, shutdown with a call in flight) -----------
 if [ -x "$cbin" ]; then
     config "$tmp/c.json" '"sse_keepalive_ms": 200'
-    if launch c "$cbin" "$tmp/c.json"; then
+    if serve c "$cbin" "$tmp/c.json"; then
         ok "server C (conformance fixtures) starts"
         base=http://127.0.0.1:$port
         new_session c1
@@ -393,10 +325,10 @@ if [ -x "$cbin" ]; then
         curl -sS -N --max-time "$cap" -H "$J" -H "$A" -H "Mcp-Session-Id: $sid" -o "$tmp/inflight.b" \
             -d '{"jsonrpc":"2.0","id":32,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1}}}' \
             "$base/mcp" 2>/dev/null &
-        bgpids="$bgpids $!"
+        track $!
         curl -sS -N --max-time "$cap" -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $sid" \
             -o "$tmp/cget.b" "$base/mcp" 2>/dev/null &
-        bgpids="$bgpids $!"
+        track $!
         wait_grep "$tmp/inflight.b" '^data: $'
         wait_grep "$tmp/cget.b" '^data: $'
         kill -TERM "$(cat "$tmp/c.pid")"
@@ -414,7 +346,7 @@ fi
 
 # ---- server D: idle expiry ---------------------------------------------------------
 config "$tmp/d.json" '"session_idle_ms": 1000'
-if launch d "$bin" "$tmp/d.json"; then
+if serve d "$bin" "$tmp/d.json"; then
     ok "server D (session_idle_ms 1000) starts"
     base=http://127.0.0.1:$port
     new_session d1
@@ -441,5 +373,111 @@ fi
 kill -TERM "$(cat "$tmp/a.pid")"
 check "server A: SIGTERM exits 0" eval 'wait_file "$tmp/a.rc" && [ "$(cat "$tmp/a.rc")" = 0 ]'
 
-echo "1..$n"
-exit "$failed"
+# ==== helper B2: undelivered SSE events, inline calls, cancelling them ============
+# E: a tiny event log ("event_buffer": 4) and many concurrent calls on one session:
+# streamed calls (progressToken) and inline ones (logs, then the response, in one
+# SSE body); the log used to evict responses no connection had delivered yet.
+if [ -x "$cbin" ]; then
+    config "$tmp/e.json" '"event_buffer": 4' '"max_inflight_per_session": 64'
+    if serve e "$cbin" "$tmp/e.json"; then
+        ok "server E (event_buffer 4) starts"
+        base=http://127.0.0.1:$port
+        new_session e1
+        spost einl '{"jsonrpc":"2.0","id":40,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}'
+        check "inline tools/call that sends nothing: 200 application/json" \
+            eval 'is 200 && hdr einl "^Content-Type: application/json" && has einl "\"id\":40,\"result\""'
+        spost elog '{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"test_tool_with_logging","arguments":{}}}'
+        check "inline tools/call with logs: one SSE body, priming event, logs, then the response" \
+            eval 'is 200 && hdr elog "^Content-Type: text/event-stream" &&
+                  head -n 2 "$tmp/elog.b" | grep -q "^retry: " &&
+                  [ "$(grep -c "^data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"" "$tmp/elog.b")" = 3 ] &&
+                  tail -n 2 "$tmp/elog.b" | grep -q "^data: {\"jsonrpc\":\"2.0\",\"id\":41,\"result\""'
+        leid=$(sed -n 's/^id: //p' "$tmp/elog.b" | sed -n 2p)
+        req eres GET -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $sid" -H "Last-Event-ID: $leid"
+        check "inline call's events resumable with Last-Event-ID (the response replayed)" \
+            eval 'is 200 && has eres "\"id\":41,\"result\""'
+        cat >"$tmp/one.sh" <<EOS
+i=\$1
+if [ \$((i % 2)) = 0 ]; then
+    b='{"jsonrpc":"2.0","id":'\$i',"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":'\$i'}}}'
+else
+    b='{"jsonrpc":"2.0","id":'\$i',"method":"tools/call","params":{"name":"test_tool_with_logging","arguments":{}}}'
+fi
+curl -sS -N --max-time $cap -H '$J' -H '$A' -H 'Mcp-Session-Id: $sid' -d "\$b" \
+    -o "$tmp/par\$i.b" "$base/mcp" 2>/dev/null
+EOS
+        seq 100 299 | xargs -P 16 -n 1 sh "$tmp/one.sh"
+        missing=0
+        for i in $(seq 100 299); do
+            grep -q "\"id\":$i,\"result\"" "$tmp/par$i.b" 2>/dev/null || missing=$((missing + 1))
+        done
+        check "200 concurrent calls (16 at a time) on one session, event_buffer 4: every response arrives" \
+            eval '[ "$missing" = 0 ] || { echo "#   $missing without their response"; false; }'
+        kill -TERM "$(cat "$tmp/e.pid")"
+        check "server E: SIGTERM exits 0" eval 'wait_file "$tmp/e.rc" && [ "$(cat "$tmp/e.rc")" = 0 ]'
+    else
+        not_ok "server E (event_buffer 4) starts"
+    fi
+else
+    skip "server E (event_buffer 4)" "$cbin is not built"
+fi
+
+# F: an inline call (no progressToken) hanging upstream, cancelled by a
+# notifications/cancelled POSTed on another connection; then SIGTERM with
+# another inline call hanging: http_stop cancels it after the grace.
+fake_bin=$top_builddir/tests/fake_upstream/fake-upstream
+if [ -x "$fake_bin" ] && start_fake; then
+    cat >"$tmp/f.json" <<EOS
+{"server": {"transport": "http", "listen": "127.0.0.1:0", "shutdown_grace_ms": 500},
+ "services": {"youtube_api": {"base_url": "$up/youtube/v3", "oembed_url": "$up/oembed"},
+              "video_analysis": {"base_url": "$up"},
+              "ai_processing": {"base_url": "$up/v1"}}}
+EOS
+    if serve f "$bin" "$tmp/f.json" YOUTUBE_API_KEY=b2-test-key-0001 AI_API_KEY=b2-test-key-0002; then
+        ok "server F (production tools, fake upstream) starts"
+        base=http://127.0.0.1:$port
+        new_session f1
+        curl -sS --max-time 5 -H "$J" -d '{"service":"transcript","mode":"hang"}' \
+            "$up/_control/fault" >/dev/null 2>&1
+        hang='{"jsonrpc":"2.0","id":"hang-1","method":"tools/call","params":{"name":"video_transcript","arguments":{"url":"LONGVIDEO01"}}}'
+        curl -sS --max-time "$cap" -H "$J" -H "$A" -H "Mcp-Session-Id: $sid" -d "$hang" \
+            -o "$tmp/hang.b" -w '%{http_code}' "$base/mcp" >"$tmp/hang.code" 2>/dev/null &
+        hpid=$!
+        track $hpid
+        i=0
+        until curl -sS --max-time 5 "$up/_control/stats" 2>/dev/null | grep -Eq '"transcript": ?[1-9]'; do
+            i=$((i + 1))
+            [ "$i" -gt $((cap * 20)) ] && break
+            sleep 0.05
+        done
+        check "the inline call reaches the hanging upstream" \
+            eval 'curl -sS --max-time 5 "$up/_control/stats" | grep -Eq "\"transcript\": ?[1-9]"'
+        spost fcancel '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"hang-1","reason":"test cancels"}}'
+        check "notifications/cancelled from another connection: 202" is 202
+        wait $hpid
+        check "the cancelled inline call ends at once, without a response" \
+            eval '[ "$(cat "$tmp/hang.code")" != 000 ] && ! grep -q "\"id\":\"hang-1\",\"result\"" "$tmp/hang.b"'
+        spost fping '{"jsonrpc":"2.0","id":"fp","method":"ping"}'
+        check "the session still answers after the cancel" eval 'is 200 && has fping "\"id\":\"fp\""'
+        hang2=$(printf %s "$hang" | sed 's/hang-1/hang-2/')
+        curl -sS --max-time "$cap" -H "$J" -H "$A" -H "Mcp-Session-Id: $sid" -d "$hang2" \
+            -o /dev/null "$base/mcp" 2>/dev/null &
+        track $!
+        i=0
+        until curl -sS --max-time 5 "$up/_control/stats" 2>/dev/null | grep -Eq '"transcript": ?[2-9]'; do
+            i=$((i + 1))
+            [ "$i" -gt $((cap * 20)) ] && break
+            sleep 0.05
+        done
+        kill -TERM "$(cat "$tmp/f.pid")"
+        check "SIGTERM with an inline call hanging: cancelled after the grace, exits 0" \
+            eval 'wait_file "$tmp/f.rc" && [ "$(cat "$tmp/f.rc")" = 0 ]'
+    else
+        not_ok "server F (production tools, fake upstream) starts"
+    fi
+    stop_fake
+else
+    skip "server F (inline call cancelled)" "fake-upstream is not built or did not start"
+fi
+
+mcp_finish

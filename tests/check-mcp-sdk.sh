@@ -14,120 +14,43 @@
 # default 10) caps each wait for a process to start or stop; MCP_CLIENT_TIMEOUT
 # (seconds, default 180) caps each client run. MCP_TEST_VERBOSE=1 shows the logs.
 # Exit: 0 all passed, 1 a check failed, 77 skipped (see above).
+# shellcheck disable=SC2317 # the checks call their predicates through check
 set -u
 
-: "${top_builddir:=.}" "${top_srcdir:=.}"
+: "${top_builddir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 # Absolute paths: the clients run from tests/node and start the server themselves.
 abs() { (cd "$1" 2>/dev/null && pwd) || echo "$1"; }
 server=$(abs "$top_builddir/server")/mcp-server
-fakebin=$(abs "$top_builddir/tests/fake_upstream")/fake-upstream
+fake_bin=$(abs "$top_builddir/tests/fake_upstream")/fake-upstream
 nodedir=$(abs "$top_srcdir/tests/node")
 node=$nodedir/node_modules/node/bin/node
 inspector=$nodedir/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js
 cap=${MCP_TEST_TIMEOUT:-10}
 client_cap=${MCP_CLIENT_TIMEOUT:-180}
 
-missing() {
-    if [ "${RESIL_REQUIRE_NODE:-0}" = 1 ]; then
-        echo "FAIL: $1 (RESIL_REQUIRE_NODE=1; run: npm ci --prefix tests/node --no-audit --no-fund)"
-        exit 1
-    fi
-    echo "SKIP: $1 (run: npm ci --prefix tests/node --no-audit --no-fund)"
-    exit 77
-}
-for b in "$server" "$fakebin"; do
+for b in "$server" "$fake_bin"; do
     [ -x "$b" ] || { echo "FAIL: $b is not built"; exit 1; }
 done
-[ -x "$node" ] || missing "the Node 22 binary $node is not installed"
+[ -x "$node" ] || need_node "the Node 22 binary $node is not installed"
 [ -d "$nodedir/node_modules/@modelcontextprotocol/sdk" ] ||
-    missing "the MCP TypeScript SDK is not installed in $nodedir/node_modules"
-[ -f "$inspector" ] || missing "the MCP Inspector is not installed in $nodedir/node_modules"
+    need_node "the MCP TypeScript SDK is not installed in $nodedir/node_modules"
+[ -f "$inspector" ] || need_node "the MCP Inspector is not installed in $nodedir/node_modules"
 [ -x /usr/bin/python3 ] || { echo "SKIP: /usr/bin/python3 is needed to edit the config"; exit 77; }
 
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-sdk.XXXXXX") || exit 1
+mcp_tmpdir check-mcp-sdk
 case $tmp in *[!A-Za-z0-9/._-]*) echo "odd temporary directory name: $tmp"; exit 1 ;; esac
-tags=''
-
-# launch TAG STDIN CMD...: starts CMD in the background with STDIN as its standard
-# input and its stderr in $tmp/TAG.log; its pid goes to $tmp/TAG.pid and, once it
-# has exited, its status to $tmp/TAG.rc (kill -0 cannot tell: a zombie answers it).
-launch() {
-    t=$1 in=$2
-    shift 2
-    tags="$tags $t"
-    (
-        "$@" <"$in" 2>"$tmp/$t.log" &
-        echo $! >"$tmp/$t.pid"
-        wait $!
-        echo $? >"$tmp/$t.rc"
-    ) 3>&- 4>&- &
-}
-running() { [ -s "$tmp/$1.pid" ] && [ ! -e "$tmp/$1.rc" ]; }
-
-# Stops every process still running (TERM, then KILL after the cap) and removes the
-# temporary directory. Runs on every exit.
-cleanup() {
-    exec 3>&- 4>&-
-    for t in $tags; do
-        running "$t" && kill "$(cat "$tmp/$t.pid")" 2>/dev/null
-    done
-    for t in $tags; do
-        wait_rc "$t" || kill -9 "$(cat "$tmp/$t.pid" 2>/dev/null)" 2>/dev/null
-    done
-    if [ "$failed" != 0 ] || [ -n "${MCP_TEST_VERBOSE:-}" ]; then
-        for f in fake http inspector; do
-            [ -s "$tmp/$f.log" ] || continue
-            echo "# $f log (last 30 lines):"
-            tail -n 30 "$tmp/$f.log" | sed 's/^/#   /'
-        done
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-not_ok() { n=$((n + 1)); printf 'not ok %d - %s\n' "$n" "$1"; failed=1; }
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
-# wait_file FILE TAG: polls until FILE is non-empty, bounded by $cap; fails at once
-# when process TAG has exited.
-wait_file() {
-    i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        [ -e "$tmp/$2.rc" ] && return 1
-        sleep 0.05
-    done
-}
-# wait_rc TAG: polls until process TAG has exited, bounded by $cap.
-wait_rc() {
-    i=0
-    while [ ! -s "$tmp/$1.rc" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
-exited() { wait_rc "$1" && [ "$(cat "$tmp/$1.rc")" = "$2" ]; }
-is_port() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+logs='fake http inspector'
+log_lines=30
+verbose=${MCP_TEST_VERBOSE:-}
 
 # ---- the fake upstream ------------------------------------------------------------------
 yt_key=yt-test-key-0001
 ai_key=chat-test-key-0001
-mkfifo "$tmp/fake.in" || exit 1
-launch fake "$tmp/fake.in" "$fakebin" --port 0 --port-file "$tmp/fake.port" \
-    --exit-on-stdin-eof --require-key "$yt_key" --chat-key "$ai_key"
-exec 3>"$tmp/fake.in"
-check "the fake upstream starts" wait_file "$tmp/fake.port" fake
-fport=$(cat "$tmp/fake.port" 2>/dev/null)
+start_fake --require-key "$yt_key" --chat-key "$ai_key"
+check "the fake upstream starts" [ -s "$tmp/fake.port" ]
 is_port "$fport" || { not_ok "the fake upstream's port file holds a port"; exit 1; }
 fake=http://127.0.0.1:$fport
 
@@ -183,11 +106,11 @@ run_client stdio --server "$server" --config "$cfg" --fake "$fake"
 
 # ---- TypeScript SDK over Streamable HTTP ----------------------------------------------------
 mkfifo "$tmp/http.in" || exit 1
-launch http "$tmp/http.in" env MCP_PORT_FILE="$tmp/http.port" \
-    "$server" --http 127.0.0.1:0 --config "$cfg"
+launch_http http "$tmp/http.in" "$server" --config "$cfg"
 exec 4>"$tmp/http.in"
-check "mcp-server --http 127.0.0.1:0 writes its port file" wait_file "$tmp/http.port" http
-hport=$(cat "$tmp/http.port" 2>/dev/null)
+wait_port http
+check "mcp-server --http 127.0.0.1:0 writes its port file" [ -s "$tmp/http.port" ]
+hport=$port
 if is_port "$hport"; then
     url=http://127.0.0.1:$hport/mcp
     run_client http --url "$url" --fake "$fake"
@@ -243,12 +166,11 @@ fi
 
 # ---- the HTTP server outlived every client and stops cleanly ------------------------------------
 check "the HTTP server is still running after every client" running http
-kill -TERM "$(cat "$tmp/http.pid")" 2>/dev/null
+kill -TERM "$(pid_of http)" 2>/dev/null
 check "SIGTERM stops the HTTP server with exit status 0" exited http 0
 # A sanitizer build reports leaks and errors on stderr at exit (the HTTP server's,
 # and those of the servers the Inspector started).
 no_report() { ! grep -q -e 'Sanitizer' -e 'runtime error:' "$tmp/http.log" "$tmp/inspector.log"; }
 check "no sanitizer report in the servers' logs" no_report
 
-echo "1..$n"
-exit "$failed"
+mcp_finish

@@ -11,55 +11,24 @@
 # (seconds, default 10) caps every wait for an event.
 # Exit: 0 all passed, 1 a check failed, 77 the server or the fake upstream is not
 # built. Without curl(1) the checks that inject upstream faults are skipped.
+# shellcheck disable=SC2317 # the checks call their predicates through check
 set -u
 
 : "${top_builddir:=.}"
-: "${top_srcdir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 bin=$top_builddir/server/mcp-server
-fake=$top_builddir/tests/fake_upstream/fake-upstream
-for b in "$bin" "$fake"; do
-    if [ ! -x "$b" ]; then
-        echo "SKIP: $b is not built"
-        exit 77
-    fi
-done
+fake_bin=$top_builddir/tests/fake_upstream/fake-upstream
+need_built "$bin" "$fake_bin"
 have_curl=0
 command -v curl >/dev/null 2>&1 && have_curl=1
 wrap=${MCP_WRAPPER:-}
 cap=${MCP_START_TIMEOUT:-10}
 
-failed=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-stdio.XXXXXX") || exit 1
-pids=""
-
-cleanup() {
-    exec 3>&- 4>&-
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ "$i" -lt $((cap * 20)) ]; do
-            i=$((i + 1))
-            sleep 0.05
-        done
-        kill -9 "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-not_ok() {
-    n=$((n + 1))
-    printf 'not ok %d - %s\n' "$n" "$1"
-    failed=1
+mcp_tmpdir check-mcp-stdio
+fail_detail() {
     for f in $show; do sed "s/^/#   $f: /" "$tmp/$f" 2>/dev/null | cut -c1-300 | tail -n 6; done
-}
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 show="out err"
 
@@ -72,33 +41,14 @@ wait_for() {
         sleep 0.05
     done
 }
-# Polls until process PID has exited (bounded by $cap); 1 if it is still running.
-wait_exit() {
-    i=0
-    while kill -0 "$1" 2>/dev/null; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
 line_has() { grep -F -- "$2" "$tmp/$1" | grep -qF -- "$3"; }
 absent() { ! grep -qF -- "$2" "$tmp/$1"; }
 only_jsonrpc() { ! grep -v '^{"jsonrpc":"2.0",' "$tmp/$1" | grep -q .; }
 only_logs() { ! grep -v '^{"ts":"[0-9T:.Z-]*","level":"[a-z]*","event":"' "$tmp/$1" | grep -q .; }
 
 # --- the fake upstream ------------------------------------------------------------------
-mkfifo "$tmp/fake.in" || exit 1
-"$fake" --port 0 --port-file "$tmp/fake.port" --exit-on-stdin-eof \
-    <"$tmp/fake.in" 2>"$tmp/fake.err" &
-pids="$pids $!"
-exec 4>"$tmp/fake.in"   # held open: the fixture exits when this script does
-i=0
-while [ ! -s "$tmp/fake.port" ]; do
-    i=$((i + 1))
-    [ "$i" -gt $((cap * 20)) ] && { echo "Bail out! the fake upstream did not start"; exit 1; }
-    sleep 0.05
-done
-up=http://127.0.0.1:$(cat "$tmp/fake.port")
+# shellcheck disable=SC2119 # no extra options for the fake
+start_fake || { echo "Bail out! the fake upstream did not start"; exit 1; }
 MCP_YOUTUBE_BASE_URL=$up/youtube/v3
 MCP_OEMBED_URL=$up/oembed
 MCP_TRANSCRIPT_URL=$up
@@ -174,17 +124,18 @@ check "the log says stdin closed" line_has err '"event":"stdio.eof"' '"level":"i
 start() {
     rm -f "$tmp/$1.in"
     mkfifo "$tmp/$1.in" || exit 1
-    $wrap "$bin" --stdio --config "$2" <"$tmp/$1.in" >"$tmp/$1.out" 2>"$tmp/$1.err" &
-    spid=$!
-    pids="$pids $spid"
+    stag=$1
+    # shellcheck disable=SC2086 # the wrapper is a command line
+    launch "$1" "$tmp/$1.in" $wrap "$bin" --stdio --config "$2"
     exec 3>"$tmp/$1.in"
+    spid=$(pid_of "$1")
     echo "$init" >&3
     echo "$inited" >&3
 }
+# stop_status: the exit status of the last server started, or "timeout".
 stop_status() {
-    if wait_exit "$spid"; then
-        wait "$spid"
-        rc=$?
+    if wait_rc "$stag"; then
+        rc=$(cat "$tmp/$stag.rc")
     else
         rc=timeout
     fi
@@ -195,10 +146,21 @@ stat_count() {
         sed -n "s/.*\"requests\":{[^}]*\"$1\":\([0-9]*\).*/\1/p" "$tmp/control.out"
 }
 
+# wait_stat SERVICE N: polls, bounded by $cap, until the fake upstream has counted
+# N requests for SERVICE; 1 if it has not.
+wait_stat() {
+    i=0
+    while [ "$(stat_count "$1")" != "$2" ]; do
+        i=$((i + 1))
+        [ "$i" -gt $((cap * 10)) ] && return 1
+        sleep 0.1
+    done
+}
+
 if [ "$have_curl" = 0 ]; then
     echo "# curl is not installed: the upstream fault checks are skipped"
 else
-    show="s1.out s1.err"
+    show="s1.out s1.log"
     control -X POST "$up/_control/reset"
     control -X POST -H 'Content-Type: application/json' \
         -d '{"service":"oembed","mode":"hang"}' "$up/_control/fault"
@@ -207,12 +169,7 @@ else
     # the queue, and its cancellation must hold there too.
     start s1 "$(config 60000 1)"
     echo '{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"video_metadata","arguments":{"url":"jNQXAC9IVRw"},"_meta":{"progressToken":"p20"}}}' >&3
-    i=0
-    while [ "$(stat_count oembed)" != 1 ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 10)) ] && break
-        sleep 0.1
-    done
+    wait_stat oembed 1
     check "the call's upstream request is in flight (held by the fake)" \
         [ "$(stat_count oembed)" = 1 ]
     echo '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"video_metadata","arguments":{"url":"bbbbbbbbbbb"}}}' >&3
@@ -233,32 +190,26 @@ else
     check "stdout still carries only JSON-RPC lines" only_jsonrpc s1.out
 
     # EOF with a call still in flight: the grace passes, then it is cancelled.
-    show="s2.out s2.err"
+    show="s2.out s2.log"
     start s2 "$(config 200)"
     echo '{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"video_metadata","arguments":{"url":"aaaaaaaaaaa"}}}' >&3
-    i=0
-    while [ "$(stat_count oembed)" != 2 ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 10)) ] && break
-        sleep 0.1
-    done
+    wait_stat oembed 2
     exec 3>&-
     stop_status
     check "EOF with a hung call: exit 0 after the grace period" [ "$rc" = 0 ]
     check "... the call was cancelled, not answered" absent s2.out '"id":30,'
-    check "... and the log says so" line_has s2.err '"event":"stdio.shutdown_cancel"' '"cancelled":1'
+    check "... and the log says so" line_has s2.log '"event":"stdio.shutdown_cancel"' '"cancelled":1'
     control -X POST "$up/_control/reset"
 fi
 
 # --- SIGTERM ----------------------------------------------------------------------------------
-show="s3.out s3.err"
+show="s3.out s3.log"
 start s3 "$cfg"
 check "the session is up before the signal" wait_for "$tmp/s3.out" '"id":1,'
 kill -TERM "$spid"
 stop_status
 exec 3>&-
 check "SIGTERM stops a stdio server with exit 0" [ "$rc" = 0 ]
-check "... logging server.stopped" line_has s3.err '"event":"server.stopped"' '"status":0'
+check "... logging server.stopped" line_has s3.log '"event":"server.stopped"' '"status":0'
 
-echo "1..$n"
-exit "$failed"
+mcp_finish

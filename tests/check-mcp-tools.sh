@@ -14,80 +14,34 @@
 # Environment: top_builddir (set by make check). MCP_TOOLS_TIMEOUT (seconds, default
 # 20) caps every wait for an event. MCP_TOOLS_VERBOSE shows the server's stderr.
 # Exit: 0 all passed, 1 a check failed, 77 a program is missing.
-# shellcheck disable=SC2317 # cleanup runs from the trap, wait_file through check
 set -u
 
 : "${top_builddir:=.}"
+: "${top_srcdir:=$(dirname "$0")/..}"
+# shellcheck source=tests/mcp-lib.sh
+. "$top_srcdir/tests/mcp-lib.sh"
 srv=$top_builddir/server/mcp-server
-fake=$top_builddir/tests/fake_upstream/fake-upstream
+fake_bin=$top_builddir/tests/fake_upstream/fake-upstream
 py=/usr/bin/python3
 cap=${MCP_TOOLS_TIMEOUT:-20}
-for f in "$srv" "$fake"; do
-    if [ ! -x "$f" ]; then
-        echo "SKIP: $f is not built"
-        exit 77
-    fi
-done
+need_built "$srv" "$fake_bin"
 if [ ! -x "$py" ]; then
     echo "SKIP: $py is not installed"
     exit 77
 fi
 
-failed=0
-n=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-mcp-tools.XXXXXX") || exit 1
-fake_pid=
-
-# Stops the fake upstream (the driver stops the server it starts) and removes the
-# temporary directory; runs on every exit.
-cleanup() {
-    exec 3>&-
-    if [ "$failed" != 0 ] || [ -n "${MCP_TOOLS_VERBOSE:-}" ]; then
-        for f in fake.log server.log; do
-            [ -f "$tmp/$f" ] && sed "s/^/# $f: /" "$tmp/$f" | tail -n 60
-        done
-    fi
-    if [ -n "$fake_pid" ] && kill -0 "$fake_pid" 2>/dev/null; then
-        kill "$fake_pid" 2>/dev/null
-        i=0
-        while kill -0 "$fake_pid" 2>/dev/null && [ "$i" -lt 100 ]; do
-            i=$((i + 1))
-            sleep 0.05
-        done
-        kill -9 "$fake_pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
-not_ok() { n=$((n + 1)); printf 'not ok %d - %s\n' "$n" "$1"; failed=1; }
-check() {
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-# Waits for FILE to be non-empty: polling for an event, bounded by $cap.
-wait_file() {
-    i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ "$i" -gt $((cap * 20)) ] && return 1
-        sleep 0.05
-    done
-}
+mcp_tmpdir check-mcp-tools
+# The driver stops the server it starts; the cleanup stops the fake upstream.
+logs='fake server'
+log_lines=60
+verbose=${MCP_TOOLS_VERBOSE:-}
 
 # ---- the fake upstream, demanding the keys the server must send -------------------
 yt_key=yt-key-check-0123
 ai_key=ai-key-check-0123
-mkfifo "$tmp/fake.in" || exit 1
-"$fake" --port 0 --port-file "$tmp/fake.port" --exit-on-stdin-eof \
-    --require-key "$yt_key" --chat-key "$ai_key" <"$tmp/fake.in" 2>"$tmp/fake.log" &
-fake_pid=$!
-exec 3>"$tmp/fake.in"
-check "the fake upstream writes its port file" wait_file "$tmp/fake.port"
-port=$(cat "$tmp/fake.port" 2>/dev/null)
+start_fake --require-key "$yt_key" --chat-key "$ai_key"
+check "the fake upstream writes its port file" [ -s "$tmp/fake.port" ]
+port=$fport
 base=http://127.0.0.1:${port:-0}
 
 # ---- the configuration: the defaults, every service pointed at the fake ------------
@@ -343,15 +297,7 @@ else
     n=$last
 fi
 
-exec 3>&-
-i=0
-while kill -0 "$fake_pid" 2>/dev/null && [ "$i" -lt $((cap * 20)) ]; do
-    i=$((i + 1))
-    sleep 0.05
-done
-wait "$fake_pid"
-check "the fake upstream exits 0 when its stdin closes" [ $? = 0 ]
-fake_pid=
+stop_fake
+check "the fake upstream exits 0 when its stdin closes" exited fake 0
 
-echo "1..$n"
-exit "$failed"
+mcp_finish

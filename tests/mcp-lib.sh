@@ -1,20 +1,22 @@
 # Shared shell functions for the tests/check-mcp-*.sh scripts (POSIX sh). Sourced,
 # never run: `. "$top_srcdir/tests/mcp-lib.sh"`.
 #
-# The sourcing script sets, before calling anything here:
-#   cap        seconds every bounded wait may take (each script has its own knob)
-#   tmp        made by mcp_tmpdir NAME
-# and may redefine these hooks after sourcing:
+# The sourcing script sets $cap (seconds every bounded wait may take; each script
+# has its own knob), calls mcp_tmpdir NAME (makes $tmp, installs the cleanup trap),
+# and may set $logs, $log_lines, $verbose and redefine these hooks:
 #   fail_detail  called after each "not ok" line, to show what went wrong
 #   show_logs    called by the cleanup trap; the default shows the last $log_lines
-#                lines of $tmp/T.log for each T in $logs when a check failed or
-#                $verbose is not empty
+#                lines of $tmp/T.log for each T in $logs (every launched TAG when
+#                $logs is empty) when a check failed or $verbose is not empty
+# Test points: check/ok/not_ok/skip count in $n and set $failed; mcp_finish prints
+# the plan and exits 0 or 1.
 # Processes: launch starts one in a subshell that records its pid in $tmp/TAG.pid
 # and, once it has exited, its status in $tmp/TAG.rc (kill -0 cannot tell: a zombie
 # answers it). The cleanup trap stops every one still running: TERM, a bounded wait,
 # then KILL.
 # shellcheck shell=sh disable=SC2034,SC2317 # variables and hooks the scripts use
 
+: "${cap:=10}"   # seconds each bounded wait may take; the scripts set it
 failed=0
 n=0
 tags=''
@@ -114,7 +116,7 @@ launch() {
     t=$1 in=$2
     shift 2
     tags="$tags $t"
-    rm -f "$tmp/$t.pid" "$tmp/$t.rc"
+    rm -f "$tmp/$t.pid" "$tmp/$t.rc" "$tmp/$t.port"
     (
         "$@" <"$in" >"$tmp/$t.out" 2>"$tmp/$t.log" &
         echo $! >"$tmp/$t.pid"
@@ -126,15 +128,19 @@ launch() {
     wait_file "$tmp/$t.pid"
 }
 # launch_http TAG STDIN CMD...: launch with MCP_PORT_FILE=$tmp/TAG.port and
-# --http 127.0.0.1:0 appended; waits for the port file (bounded, failing at once if
-# the server exits) and sets $port. CMD may begin with a wrapper or `env VAR=...`.
+# --http 127.0.0.1:0 appended. CMD may begin with a wrapper or `env VAR=...`. Then
+# wait_port TAG (after opening the fifo STDIN, when it is one).
 launch_http() {
     t=$1 in=$2
     shift 2
     launch "$t" "$in" env MCP_PORT_FILE="$tmp/$t.port" "$@" --http 127.0.0.1:0
+}
+# wait_port TAG: waits for the port file of TAG (bounded, failing at once if TAG
+# exits) and sets $port; fails unless it holds a port number.
+wait_port() {
     port=''
-    wait_file "$tmp/$t.port" "$t" || return 1
-    port=$(cat "$tmp/$t.port")
+    wait_file "$tmp/$1.port" "$1" || return 1
+    port=$(cat "$tmp/$1.port")
     is_port "$port"
 }
 # stop TAG [SIGNAL]: sends SIGNAL (TERM) to TAG, waits for it to exit; KILL after the cap.
@@ -144,14 +150,14 @@ stop() {
     wait_rc "$1" || kill -9 "$(pid_of "$1")" 2>/dev/null
 }
 # start_fake [OPTIONS...]: the fake upstream (tests/fake_upstream/fake-upstream, or
-# $fake) on a free port, its stdin a fifo held open on descriptor 9, so that it exits
+# $fake_bin) on a free port, its stdin a fifo held open on descriptor 9, so that it exits
 # when this script does (or at stop_fake). Sets $fport and $up (its base URL); fails
 # when it did not start. FAKE_UPSTREAM_WRAPPER runs it under a tool.
 start_fake() {
     mkfifo "$tmp/fake.in" || exit 1
     # shellcheck disable=SC2086 # the wrapper is a command line
     launch fake "$tmp/fake.in" ${FAKE_UPSTREAM_WRAPPER:-} \
-        "${fake:-$top_builddir/tests/fake_upstream/fake-upstream}" \
+        "${fake_bin:-$top_builddir/tests/fake_upstream/fake-upstream}" \
         --port 0 --port-file "$tmp/fake.port" --exit-on-stdin-eof "$@"
     exec 9>"$tmp/fake.in"
     fport=''
@@ -169,7 +175,7 @@ track() { pids="$pids $1"; }
 # ---- cleanup ----------------------------------------------------------------------------------
 show_logs() {
     [ "$failed" != 0 ] || [ -n "$verbose" ] || return 0
-    for t in $logs; do
+    for t in ${logs:-$tags}; do
         [ -s "$tmp/$t.log" ] || continue
         echo "# $t log (last $log_lines lines):"
         tail -n "$log_lines" "$tmp/$t.log" | sed 's/^/#   /'

@@ -233,6 +233,21 @@ int mcp_method_streams(const char *method)
     return method && strcmp(method, "tools/call") == 0;
 }
 
+static const struct mcp_tool_ent *find_tool(const struct mcp_server *s, const char *name);
+
+int mcp_request_streams(const struct mcp_server *s, const struct jsonrpc_msg *m)
+{
+    if (!s || !m || m->kind != JSONRPC_REQUEST || !mcp_method_streams(m->method))
+        return 0;
+    json_t *meta = json_object_get(m->params, "_meta");
+    if (json_object_get(meta, "progressToken"))
+        return 1;
+    const char *name = json_string_value(json_object_get(m->params, "name"));
+    const struct mcp_tool_ent *t = name ? find_tool(s, name) : NULL;
+    /* unknown tool: its error is answered inline, nothing to stream */
+    return t && (t->flags & MCP_TOOL_INTERACTIVE);
+}
+
 /* ---- server object -------------------------------------------------------- */
 
 void mcp_server_opts_init(struct mcp_server_opts *o)

@@ -27,6 +27,7 @@ struct mcp_tool_ent {
     struct schema *input, *output;
     mcp_tool_fn call;
     void *ctx;
+    unsigned flags; /* MCP_TOOL_* */
 };
 
 struct mcp_res_ent {

@@ -142,6 +142,7 @@ int mcp_server_add_tool(struct mcp_server *s, const struct mcp_tool *t, char *er
         tool_clear(e);
         return -1;
     }
+    e->flags = t->flags;
     s->ntools++;
     return 0;
 }

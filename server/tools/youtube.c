@@ -358,28 +358,47 @@ static json_t *map_data_api(const char *id, json_t *item)
     return out;
 }
 
-static int metadata_data_api(struct app *a, struct mcp_call *c, const char *id, json_t **out,
-                             struct upstream_result *res)
+/* GET URL (taken over, freed here; NULL when building it ran out of memory) from
+ * service SC through SVC, cached under KEY. 0, or -1 with RES saying why. */
+static int fetch_json(struct app *a, struct mcp_call *c, const struct config_service *sc,
+                      resil_service *svc, char *url, const char *key, json_t **j,
+                      struct upstream_result *res)
 {
-    const struct config_service *sc = &a->cfg.youtube;
-    char key[24];
-    json_t *j = NULL;
-    char *url = url_join(sc->base_url, "/videos?part=snippet,contentDetails,statistics&id=%s"
-                         "&key=%s%s", id, a->cfg.youtube_key, "");
     if (url == NULL) {
         fail(res, sc->name, UPSTREAM_TRANSPORT, "out of memory");
         return -1;
     }
-    snprintf(key, sizeof(key), "meta:%s", id);
     struct upstream_req req = {.method = "GET", .url = url, .cache_key = key,
                                .cache_key_len = strlen(key)};
-    int rc = upstream_call_json(a->up, a->youtube, sc, c, &req, &j, res);
+    int rc = upstream_call_json(a->up, svc, sc, c, &req, j, res);
     free(url);
-    if (rc != 0) {
-        if (res->http_status == 404)
-            fail(res, sc->name, UPSTREAM_HTTP_CLIENT, "no video with id %s", id);
+    return rc != 0 ? -1 : 0;
+}
+
+/* One YouTube request about video ID, cached under "PREFIX:ID" (an entry per endpoint).
+ * A 404 names the missing video; other failures are left for the caller to refine. */
+static int fetch_video(struct app *a, struct mcp_call *c, const char *id, const char *prefix,
+                       char *url, json_t **j, struct upstream_result *res)
+{
+    const struct config_service *sc = &a->cfg.youtube;
+    char key[24];
+    snprintf(key, sizeof(key), "%s:%s", prefix, id);
+    if (fetch_json(a, c, sc, a->youtube, url, key, j, res) == 0)
+        return 0;
+    if (res->http_status == 404)
+        fail(res, sc->name, UPSTREAM_HTTP_CLIENT, "no video with id %s", id);
+    return -1;
+}
+
+static int metadata_data_api(struct app *a, struct mcp_call *c, const char *id, json_t **out,
+                             struct upstream_result *res)
+{
+    const struct config_service *sc = &a->cfg.youtube;
+    json_t *j = NULL;
+    char *url = url_join(sc->base_url, "/videos?part=snippet,contentDetails,statistics&id=%s"
+                         "&key=%s%s", id, a->cfg.youtube_key, "");
+    if (fetch_video(a, c, id, "meta", url, &j, res) != 0)
         return -1;
-    }
     json_t *item = json_array_get(json_object_get(j, "items"), 0);
     if (!json_is_object(item)) {
         fail(res, sc->name, UPSTREAM_HTTP_CLIENT, "no video with id %s", id);
@@ -424,23 +443,12 @@ static int metadata_oembed(struct app *a, struct mcp_call *c, const char *id, js
                            struct upstream_result *res)
 {
     const struct config_service *sc = &a->cfg.youtube;
-    char key[24], watch[64];
+    char watch[64];
     json_t *j = NULL;
     snprintf(watch, sizeof(watch), "https://www.youtube.com/watch?v=%s", id);
     char *url = url_join(sc->alt_url, "?url=%s&format=json%s%s", watch, "", "");
-    if (url == NULL) {
-        fail(res, sc->name, UPSTREAM_TRANSPORT, "out of memory");
-        return -1;
-    }
-    snprintf(key, sizeof(key), "oembed:%s", id);
-    struct upstream_req req = {.method = "GET", .url = url, .cache_key = key,
-                               .cache_key_len = strlen(key)};
-    int rc = upstream_call_json(a->up, a->youtube, sc, c, &req, &j, res);
-    free(url);
-    if (rc != 0) {
-        if (res->http_status == 404)
-            fail(res, sc->name, UPSTREAM_HTTP_CLIENT, "no video with id %s", id);
-        else if (res->http_status == 401 || res->http_status == 403)
+    if (fetch_video(a, c, id, "oembed", url, &j, res) != 0) {
+        if (res->http_status == 401 || res->http_status == 403)
             fail(res, sc->name, UPSTREAM_HTTP_CLIENT,
                  "video %s is private or may not be embedded (oEmbed has no data on it; "
                  "configure a YouTube Data API key)", id);
@@ -527,15 +535,8 @@ static int transcript_fetch(struct app *a, struct mcp_call *c, const char *id,
     const struct config_service *sc = &a->cfg.transcript;
     char key[48];
     char *url = url_join(sc->base_url, "/transcript?video_id=%s&lang=%s%s", id, lang, "");
-    if (url == NULL) {
-        fail(res, sc->name, UPSTREAM_TRANSPORT, "out of memory");
-        return -1;
-    }
     snprintf(key, sizeof(key), "tr:%s:%s", id, lang);
-    struct upstream_req req = {.method = "GET", .url = url, .cache_key = key,
-                               .cache_key_len = strlen(key)};
-    int rc = upstream_call_json(a->up, a->transcript, sc, c, &req, j, res);
-    free(url);
+    int rc = fetch_json(a, c, sc, a->transcript, url, key, j, res);
     if (rc != 0 && res->http_status == 404)
         fail(res, sc->name, UPSTREAM_HTTP_CLIENT, "no transcript for video %s in language %s",
              id, lang);

@@ -79,22 +79,32 @@ enum MHD_Result http_reply(struct http_server *h, struct MHD_Connection *c,
     return http_queue(h, c, route, status, r);
 }
 
-enum MHD_Result http_reply_json(struct http_server *h, struct MHD_Connection *c,
-                                enum http_route route, unsigned status, json_t *msg,
-                                const char *session_id)
+/* MSG (a reference taken over; NULL when building it failed) as an application/json
+ * response, or NULL when it cannot be serialised or MHD is out of memory. */
+static struct MHD_Response *json_response(json_t *msg)
 {
     size_t len = 0;
     char *text = msg ? jsonrpc_dump(msg, &len) : NULL;
     json_decref(msg);
     if (!text)
-        return MHD_NO;
+        return NULL;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
+    return r;
+}
+
+enum MHD_Result http_reply_json(struct http_server *h, struct MHD_Connection *c,
+                                enum http_route route, unsigned status, json_t *msg,
+                                const char *session_id)
+{
+    struct MHD_Response *r = json_response(msg);
+    if (!r)
+        return MHD_NO;
     if (session_id)
         MHD_add_response_header(r, "Mcp-Session-Id", session_id);
     http_add_security_headers(r);
@@ -141,18 +151,9 @@ static enum MHD_Result reply_req_error(struct http_server *h, struct MHD_Connect
 {
     q->answered = 1;
     json_t *msg = jsonrpc_error(NULL, q->err_code, q->err_msg, NULL);
-    size_t len = 0;
-    char *text = msg ? jsonrpc_dump(msg, &len) : NULL;
-    json_decref(msg);
-    if (!text)
+    struct MHD_Response *r = json_response(msg);
+    if (!r)
         return MHD_NO;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
     if (q->unauthorized)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mcp-server\"");
     if (q->err_status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -780,6 +781,7 @@ void http_stop(struct http_server *h, int64_t grace_ms)
     http_sweeper_stop(h);
     MHD_socket lfd = MHD_quiesce_daemon(h->d);
     int drained = pool_drain(h->pool, grace_ms < 0 ? 0 : (long)grace_ms) == 0;
+    mcp_wait_inline(h, grace_ms - (mono_ms() - t0)); /* calls outside the pool */
     log_event(drained ? LOG_INFO : LOG_WARN, "http.stopping", "drained", json_boolean(drained),
               "pending", json_integer((json_int_t)pool_pending(h->pool)), NULL);
     mcp_cancel_sessions(h);

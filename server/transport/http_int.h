@@ -5,10 +5,13 @@
  *
  * Threads: libmicrohttpd runs one thread per connection
  * (MHD_USE_THREAD_PER_CONNECTION), so a handler may block: requests that
- * do not stream run mcp_handle() inline; tools/call runs on the worker
- * pool and its connection thread blocks in the SSE reader (a condvar with
- * a timeout, for keepalives) until the call sends something.  One more
- * thread sweeps idle sessions. */
+ * need no live stream (mcp_request_streams false: every tools/call without
+ * a progressToken of a tool that is not MCP_TOOL_INTERACTIVE, and every
+ * other method) run mcp_handle() inline, their few messages buffered ahead
+ * of the response; the others run on the worker pool and their connection
+ * thread blocks in the SSE reader (a condvar with a timeout, for
+ * keepalives) until the call sends something.  One more thread sweeps
+ * idle sessions. */
 #ifndef MCP_HTTP_INT_H
 #define MCP_HTTP_INT_H
 
@@ -41,6 +44,7 @@ struct http_server {
     char listen_host[64];        /* the listen address as a Host may name it */
     atomic_int stopping;         /* new requests are refused */
     atomic_int closing_streams;  /* SSE readers end once their log is sent */
+    atomic_int inline_calls;     /* requests running in connection threads */
     /* idle-session sweeper */
     pthread_t sweeper;
     int sweeper_started;
@@ -103,6 +107,9 @@ enum MHD_Result mcp_dispatch(struct http_server *h, struct MHD_Connection *c,
                              const char *method, struct http_req *q);
 /* Shutdown: cancel the calls of every HTTP session. */
 void mcp_cancel_sessions(struct http_server *h);
+/* Shutdown: wait, at most ms, until no request runs inline (in a
+ * connection thread, outside the pool). */
+void mcp_wait_inline(struct http_server *h, int64_t ms);
 /* The thread expiring idle sessions (session_table_sweep): start, and
  * stop (after h->stopping is set). */
 int http_sweeper_start(struct http_server *h);
@@ -130,6 +137,13 @@ void sse_close(struct sse_sess *ss, struct sse_stream *st);
 /* The call is over: log its response (stolen; NULL: none) as the stream's
  * last event and release the call's hold on the stream. */
 void sse_stream_finish(struct sse_sess *ss, struct sse_stream *st, json_t *response);
+
+/* A call that ran inline and sent msgs (a JSON array of notifications)
+ * before its response: log them as a finished stream of the session
+ * (ids in its id space, so Last-Event-ID resumption works as for a live
+ * stream) and build the whole SSE body, priming event first (malloc'd,
+ * *len bytes).  Steals response.  NULL out of memory. */
+char *sse_inline_body(struct sse_sess *ss, json_t *msgs, json_t *response, size_t *len);
 
 /* An SSE response for a POST stream, the connection attached to it.  NULL
  * out of memory. */

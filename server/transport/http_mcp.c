@@ -2,16 +2,21 @@
  * basic/transports): POST carries one JSON-RPC message, GET opens (or
  * resumes) an SSE stream, DELETE ends the session.
  *
- * A request whose method may talk before answering (mcp_method_streams:
- * tools/call) runs on the worker pool and is answered with an SSE stream;
- * every other message runs inline in its connection's thread (libmicrohttpd
- * gives each connection one) and is answered with JSON, or 202 for
- * notifications and responses. */
+ * A request that needs a live stream (mcp_request_streams: a tools/call
+ * with a progressToken or of an interactive tool) runs on the worker pool
+ * and is answered with an SSE stream as it goes; every other message runs
+ * inline in its connection's thread (libmicrohttpd gives each connection
+ * one), which spares a call two thread hand-offs.  An inline request is
+ * answered with JSON, or, when it sent notifications (logs), with one SSE
+ * body holding them and then the response; notifications and responses
+ * get 202.  Inline calls stay in the in-flight table, so the session's
+ * limit and cancellation from another connection hold for them too. */
 #include "transport/http_int.h"
 
 #include "log.h"
 #include "mcp/jsonrpc.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,12 +153,35 @@ static void drop_session(struct http_server *h, struct session *s, int end)
 
 /* ---- sinks ---------------------------------------------------------------------- */
 
-/* Inline requests answer with JSON: nothing can travel before the answer. */
+/* initialize answers with JSON: nothing can travel before the answer. */
 static int null_send(struct mcp_sink *k, json_t *msg)
 {
     (void)k;
     json_decref(msg);
     return -1;
+}
+
+/* What an inline request sends before its response, kept for the body. */
+struct inline_buf {
+    pthread_mutex_t mu; /* a tool may send from threads of its own */
+    json_t *msgs;       /* array, created on the first message */
+};
+
+static int buffer_send(struct mcp_sink *k, json_t *msg)
+{
+    struct inline_buf *b = k->ctx;
+    /* a request to the client would wait for an answer nobody can send
+     * before the response: interactive tools are MCP_TOOL_INTERACTIVE */
+    if (!msg || json_object_get(msg, "id")) {
+        json_decref(msg);
+        return -1;
+    }
+    pthread_mutex_lock(&b->mu);
+    if (!b->msgs)
+        b->msgs = json_array();
+    int rc = json_array_append_new(b->msgs, msg);
+    pthread_mutex_unlock(&b->mu);
+    return rc == 0 ? 0 : -1;
 }
 
 static int stream_send(struct mcp_sink *k, json_t *msg)
@@ -231,20 +259,74 @@ out_nomem:
     return MHD_NO;
 }
 
+static void inline_done(struct http_server *h)
+{
+    /* release: pairs with mcp_wait_inline's acquire load */
+    if (atomic_fetch_sub_explicit(&h->inline_calls, 1, memory_order_release) == 1 &&
+        atomic_load(&h->stopping)) {
+        pthread_mutex_lock(&h->mu);
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
+void mcp_wait_inline(struct http_server *h, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (ms > 0 ? ms : 0) * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&h->mu);
+    /* acquire: see inline_done */
+    while (atomic_load_explicit(&h->inline_calls, memory_order_acquire) > 0)
+        if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The answer of an inline request that sent msgs first: one SSE body. */
+static enum MHD_Result reply_buffered(struct http_server *h, struct MHD_Connection *c,
+                                      struct sse_sess *ss, json_t *msgs, json_t *resp)
+{
+    size_t len = 0;
+    char *body = sse_inline_body(ss, msgs, resp, &len);
+    json_decref(msgs);
+    if (!body)
+        return http_reply_error(h, c, ROUTE_MCP, 500, NULL, JSONRPC_INTERNAL_ERROR,
+                                "cannot build the call's event stream (out of memory)");
+    enum MHD_Result rc = http_reply(h, c, ROUTE_MCP, 200, "text/event-stream", body, len);
+    free(body);
+    return rc;
+}
+
 /* Run m on s in this thread and answer; takes s and m. */
 static enum MHD_Result post_inline(struct http_server *h, struct MHD_Connection *c,
                                    struct session *s, struct jsonrpc_msg *m, int throwaway)
 {
-    struct mcp_sink sink = {.send = null_send, .close = NULL, .ctx = NULL};
+    struct inline_buf b = {.msgs = NULL};
+    pthread_mutex_init(&b.mu, NULL);
+    struct mcp_sink sink = {.send = buffer_send, .close = NULL, .ctx = &b};
+    atomic_fetch_add_explicit(&h->inline_calls, 1, memory_order_relaxed);
     json_t *resp = mcp_handle(h->a->mcp, s, m, &sink);
+    inline_done(h);
+    pthread_mutex_destroy(&b.mu);
     int request = m->kind == JSONRPC_REQUEST;
     jsonrpc_msg_clear(m);
-    drop_session(h, s, throwaway);
+    struct sse_sess *ss = sse_sess_of(s);
+    enum MHD_Result rc;
     if (!resp || !request) {
         json_decref(resp);
-        return http_reply(h, c, ROUTE_MCP, 202, NULL, "", 0);
+        rc = http_reply(h, c, ROUTE_MCP, 202, NULL, "", 0);
+    } else if (json_array_size(b.msgs) > 0 && ss) {
+        rc = reply_buffered(h, c, ss, b.msgs, resp);
+        b.msgs = NULL;
+    } else {
+        rc = http_reply_json(h, c, ROUTE_MCP, 200, resp, NULL);
     }
-    return http_reply_json(h, c, ROUTE_MCP, 200, resp, NULL);
+    json_decref(b.msgs);
+    drop_session(h, s, throwaway);
+    return rc;
 }
 
 static enum MHD_Result post_initialize(struct http_server *h, struct MHD_Connection *c,
@@ -285,7 +367,7 @@ static enum MHD_Result post_stateless(struct http_server *h, struct MHD_Connecti
     pthread_mutex_lock(&s->mu);
     snprintf(s->st.protocol_version, sizeof s->st.protocol_version, "%s", version);
     pthread_mutex_unlock(&s->mu);
-    if (m->kind == JSONRPC_REQUEST && mcp_method_streams(m->method))
+    if (mcp_request_streams(h->a->mcp, m))
         return post_stream(h, c, s, m, 1);
     return post_inline(h, c, s, m, 1);
 }
@@ -316,7 +398,7 @@ static enum MHD_Result do_post(struct http_server *h, struct MHD_Connection *c,
         jsonrpc_msg_clear(&m);
         return rc;
     }
-    if (m.kind == JSONRPC_REQUEST && mcp_method_streams(m.method))
+    if (mcp_request_streams(h->a->mcp, &m))
         return post_stream(h, c, s, &m, 0);
     return post_inline(h, c, s, &m, 0);
 }

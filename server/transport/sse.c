@@ -2,13 +2,20 @@
  * log that makes them resumable (MCP 2025-11-25, "Resumability and
  * Redelivery"; SEP-1699 for server-side disconnects).
  *
- * Every message a call sends, and its response, goes into the session's
- * log first; a connection attached to the call's stream copies events out
- * of the log.  So a connection that breaks, or that the call closes on
- * purpose (sse_close), loses nothing: the client reconnects with GET and
- * Last-Event-ID and a new connection takes the stream over from that
- * event.  The log is the only buffer, bounded by count (cfg.event_buffer)
- * and bytes (SSE_LOG_MAX_BYTES), the oldest event dropped first.
+ * Every message a call sends, and its response, waits in its stream's own
+ * queue of undelivered events until a connection attached to the stream
+ * writes it; only then does it move to the session's replay log.  So an
+ * event nobody has received is never dropped (a bounded log shared by
+ * every stream of a busy session used to evict responses not yet sent),
+ * and a connection that breaks, or that the call closes on purpose
+ * (sse_close), loses nothing: the client reconnects with GET and
+ * Last-Event-ID and a new connection replays the stream's delivered
+ * events after that id from the log, then its queue.  The queue is bounded
+ * per stream (SSE_STREAM_MAX_BYTES: past it the stream fails, logged, and
+ * its response becomes an error) and per session (max_inflight x that:
+ * queues of finished calls whose client went away are dropped first); the
+ * log by count (cfg.event_buffer) and bytes (SSE_LOG_MAX_BYTES), oldest
+ * first, which only limits how far back a resumption can go.
  *
  * Event ids are "<stream>-<seq>": seq counts events of the whole session
  * (so ids are unique per session and ordered), stream says which stream
@@ -38,12 +45,21 @@
 #define SSE_LOG_MAX_BYTES ((size_t)8 << 20)
 /* MHD asks for at most this much per reader call. */
 #define SSE_BLOCK_SIZE (16u * 1024u)
+/* Undelivered event text one stream may hold (a call's notifications
+ * while no connection reads them); the response itself is always kept. */
+#define SSE_STREAM_MAX_BYTES ((size_t)4 << 20)
 
 struct sse_event {
     uint64_t seq;
     unsigned stream;
     char *text; /* one line of JSON */
     size_t len;
+};
+
+/* An event not delivered yet, in its stream's queue. */
+struct sse_pend {
+    struct sse_event ev;
+    struct sse_pend *next;
 };
 
 struct sse_conn;
@@ -57,6 +73,9 @@ struct sse_stream {
     uint64_t last_seq;     /* the last event logged */
     uint64_t dropped_upto; /* the newest of its events the log dropped */
     size_t nlogged;        /* its events in the log */
+    struct sse_pend *pend, *pend_tail; /* undelivered, in seq order */
+    size_t pend_bytes;
+    int failed;            /* its queue overflowed: notifications dropped */
     struct sse_conn *conn; /* the connection delivering it, or NULL */
     struct sse_stream *next;
 };
@@ -71,6 +90,7 @@ struct sse_sess {
     struct sse_stream *streams;
     struct sse_event *log; /* ring, allocated on first use */
     size_t cap, head, count, bytes;
+    size_t pend_bytes, pend_max; /* undelivered bytes of all its streams */
     int64_t keepalive_ns;
     int64_t retry_ms;
     int registered;        /* guarded by g_reg_mu */
@@ -171,6 +191,22 @@ long sse_open_streams(enum sse_kind k)
 
 /* ---- session state ------------------------------------------------------- */
 
+/* Drop a stream's undelivered events.  Caller holds ss->mu (or is the
+ * last owner). */
+static void pend_clear(struct sse_sess *ss, struct sse_stream *st)
+{
+    while (st->pend) {
+        struct sse_pend *p = st->pend;
+        st->pend = p->next;
+        st->dropped_upto = p->ev.seq;
+        ss->pend_bytes -= p->ev.len;
+        free(p->ev.text);
+        free(p);
+    }
+    st->pend_tail = NULL;
+    st->pend_bytes = 0;
+}
+
 static void sse_sess_free(void *p)
 {
     struct sse_sess *ss = p;
@@ -183,6 +219,7 @@ static void sse_sess_free(void *p)
     while (ss->streams) {
         struct sse_stream *st = ss->streams;
         ss->streams = st->next;
+        pend_clear(ss, st);
         free(st);
     }
     pthread_cond_destroy(&ss->cv);
@@ -216,6 +253,8 @@ int sse_sess_attach(struct http_server *h, struct session *s)
     ss->next_seq = 1;
     ss->next_stream = 1;
     ss->cap = h->a->cfg.event_buffer ? h->a->cfg.event_buffer : 256;
+    unsigned inflight = h->a->cfg.max_inflight_per_session;
+    ss->pend_max = (size_t)(inflight ? inflight : 16) * SSE_STREAM_MAX_BYTES;
     int64_t ka = h->a->cfg.sse_keepalive_ms > 0 ? h->a->cfg.sse_keepalive_ms : 15000;
     ss->keepalive_ns = ka * 1000000;
     ss->retry_ms = h->a->cfg.sse_retry_ms > 0 ? h->a->cfg.sse_retry_ms : 1000;
@@ -259,7 +298,7 @@ static struct sse_stream *stream_find(struct sse_sess *ss, unsigned no)
  * nothing left in the log.  (Stream 0 lives as long as the session.) */
 static void stream_maybe_prune(struct sse_sess *ss, struct sse_stream *st)
 {
-    if (st->no == 0 || st->running || st->conn || st->nlogged > 0)
+    if (st->no == 0 || st->running || st->conn || st->nlogged > 0 || st->pend)
         return;
     for (struct sse_stream **link = &ss->streams; *link; link = &(*link)->next) {
         if (*link == st) {
@@ -268,6 +307,13 @@ static void stream_maybe_prune(struct sse_sess *ss, struct sse_stream *st)
             return;
         }
     }
+}
+
+static int log_ready(struct sse_sess *ss)
+{
+    if (!ss->log)
+        ss->log = calloc(ss->cap, sizeof *ss->log);
+    return ss->log ? 0 : -1;
 }
 
 static void log_evict_oldest(struct sse_sess *ss)
@@ -286,29 +332,66 @@ static void log_evict_oldest(struct sse_sess *ss)
     }
 }
 
-/* Append text (taken) to the log as the stream's next event; its seq. */
-static uint64_t log_append(struct sse_sess *ss, struct sse_stream *st, char *text, size_t len)
+/* Put a delivered event (its text taken) in the replay log: what it
+ * evicts was delivered too, so only how far back a resumption can go
+ * shrinks.  The log exists (log_ready at enqueue). */
+static void log_append(struct sse_sess *ss, struct sse_stream *st, const struct sse_event *ev)
 {
-    while (ss->count > 0 && (ss->count == ss->cap || ss->bytes + len > SSE_LOG_MAX_BYTES))
+    while (ss->count > 0 && (ss->count == ss->cap || ss->bytes + ev->len > SSE_LOG_MAX_BYTES))
         log_evict_oldest(ss);
-    struct sse_event *e = &ss->log[(ss->head + ss->count) % ss->cap];
-    e->seq = ss->next_seq++;
-    e->stream = st->no;
-    e->text = text;
-    e->len = len;
+    ss->log[(ss->head + ss->count) % ss->cap] = *ev;
     ss->count++;
-    ss->bytes += len;
+    ss->bytes += ev->len;
     st->nlogged++;
-    st->last_seq = e->seq;
-    return e->seq;
 }
 
-static int log_ready(struct sse_sess *ss)
+/* Drop the queues of finished streams no connection reads (their client
+ * went away) until want more bytes fit the session's bound.  Caller holds
+ * ss->mu. */
+static void pend_make_room(struct sse_sess *ss, size_t want)
 {
-    if (!ss->log)
-        ss->log = calloc(ss->cap, sizeof *ss->log);
-    return ss->log ? 0 : -1;
+    for (struct sse_stream *st = ss->streams; st && ss->pend_bytes + want > ss->pend_max;) {
+        struct sse_stream *next = st->next;
+        if (st->done && !st->conn && st->pend) {
+            log_event(LOG_WARN, "http.sse_orphan_dropped", "stream", json_integer(st->no),
+                      "bytes", json_integer((json_int_t)st->pend_bytes), NULL);
+            pend_clear(ss, st);
+            stream_maybe_prune(ss, st);
+        }
+        st = next;
+    }
 }
+
+/* Queue text (taken) as the stream's next undelivered event; its seq, or
+ * 0 when it does not fit (the stream's or the session's bound) and
+ * !force.  Caller holds ss->mu. */
+static uint64_t pend_push(struct sse_sess *ss, struct sse_stream *st, char *text, size_t len,
+                          int force)
+{
+    if (!force && (st->failed || st->pend_bytes + len > SSE_STREAM_MAX_BYTES))
+        return 0;
+    pend_make_room(ss, len);
+    if (!force && ss->pend_bytes + len > ss->pend_max)
+        return 0;
+    struct sse_pend *p = malloc(sizeof *p);
+    if (!p || log_ready(ss) != 0) {
+        free(p);
+        return 0;
+    }
+    p->ev = (struct sse_event){.seq = ss->next_seq++, .stream = st->no, .text = text,
+                               .len = len};
+    p->next = NULL;
+    if (st->pend_tail)
+        st->pend_tail->next = p;
+    else
+        st->pend = p;
+    st->pend_tail = p;
+    st->pend_bytes += len;
+    ss->pend_bytes += len;
+    st->last_seq = p->ev.seq;
+    return p->ev.seq;
+}
+
 
 struct sse_stream *sse_stream_new(struct sse_sess *ss)
 {
@@ -333,11 +416,15 @@ int sse_send(struct sse_sess *ss, struct sse_stream *st, json_t *msg)
     if (!text)
         return -1;
     pthread_mutex_lock(&ss->mu);
-    int ok = !ss->ended && log_ready(ss) == 0;
+    int ok = !ss->ended && pend_push(ss, st, text, len, 0) != 0;
     if (ok) {
-        log_append(ss, st, text, len);
         text = NULL;
         pthread_cond_broadcast(&ss->cv);
+    } else if (!ss->ended && !st->failed) {
+        st->failed = 1;
+        log_event(LOG_ERROR, "http.sse_stream_overflow", "stream", json_integer(st->no),
+                  "undelivered_bytes", json_integer((json_int_t)st->pend_bytes),
+                  "limit", json_integer((json_int_t)SSE_STREAM_MAX_BYTES), NULL);
     }
     pthread_mutex_unlock(&ss->mu);
     free(text);
@@ -355,15 +442,34 @@ void sse_close(struct sse_sess *ss, struct sse_stream *st)
     pthread_mutex_unlock(&ss->mu);
 }
 
+/* The client must not take a response for complete when messages of the
+ * call were dropped: answer an error instead. */
+static json_t *failed_response(json_t *response)
+{
+    json_t *id = json_object_get(response, "id");
+    json_t *err = jsonrpc_error(id, JSONRPC_INTERNAL_ERROR,
+                                "the call's messages overflowed its stream (more undelivered "
+                                "than the per-stream limit while no connection read them)",
+                                NULL);
+    json_decref(response);
+    return err;
+}
+
 void sse_stream_finish(struct sse_sess *ss, struct sse_stream *st, json_t *response)
 {
+    pthread_mutex_lock(&ss->mu);
+    int failed = st->failed;
+    pthread_mutex_unlock(&ss->mu);
+    if (failed && response)
+        response = failed_response(response);
     size_t len = 0;
     char *text = response ? jsonrpc_dump(response, &len) : NULL;
     json_decref(response);
     pthread_mutex_lock(&ss->mu);
-    if (text && !ss->ended && log_ready(ss) == 0) {
-        st->final_seq = log_append(ss, st, text, len);
-        text = NULL;
+    if (text && !ss->ended) {
+        st->final_seq = pend_push(ss, st, text, len, 1);
+        if (st->final_seq)
+            text = NULL;
     }
     st->running = 0;
     st->done = 1;
@@ -417,6 +523,32 @@ static const struct sse_event *log_next(const struct sse_sess *ss, unsigned no, 
     return NULL;
 }
 
+static int deliver(struct sse_conn *k, const struct sse_event *e)
+{
+    k->delivered = e->seq;
+    if (e->seq == k->st->final_seq)
+        k->ending = 1;
+    return out_printf(k, "id: %u-%" PRIu64 "\ndata: %s\n\n", e->stream, e->seq, e->text);
+}
+
+/* Write the stream's oldest undelivered event, then move it to the replay
+ * log.  Caller holds ss->mu. */
+static int deliver_pending(struct sse_conn *k)
+{
+    struct sse_sess *ss = k->ss;
+    struct sse_stream *st = k->st;
+    struct sse_pend *p = st->pend;
+    int rc = deliver(k, &p->ev);
+    st->pend = p->next;
+    if (!st->pend)
+        st->pend_tail = NULL;
+    st->pend_bytes -= p->ev.len;
+    ss->pend_bytes -= p->ev.len;
+    log_append(ss, st, &p->ev);
+    free(p);
+    return rc;
+}
+
 /* "retry:" then the end: the client may come back with Last-Event-ID. */
 static int say_retry_end(struct sse_conn *k)
 {
@@ -451,14 +583,12 @@ static int produce_locked(struct sse_conn *k)
                       "event_buffer", json_integer((json_int_t)ss->cap), NULL);
             return say_retry_end(k);
         }
-        const struct sse_event *e =
-            log_next(ss, st->no, k->delivered, k->close_req ? k->close_at : UINT64_MAX);
-        if (e) {
-            k->delivered = e->seq;
-            if (e->seq == st->final_seq)
-                k->ending = 1;
-            return out_printf(k, "id: %u-%" PRIu64 "\ndata: %s\n\n", e->stream, e->seq, e->text);
-        }
+        uint64_t upto = k->close_req ? k->close_at : UINT64_MAX;
+        const struct sse_event *e = log_next(ss, st->no, k->delivered, upto);
+        if (e)
+            return deliver(k, e);
+        if (st->pend && st->pend->ev.seq > k->delivered && st->pend->ev.seq <= upto)
+            return deliver_pending(k);
         /* stopping: what the calls logged while draining goes out first */
         if (k->close_req || atomic_load(&k->h->closing_streams))
             return say_retry_end(k);
@@ -697,4 +827,74 @@ int sse_response_get(struct http_server *h, struct session *s, const char *last_
         return 500;
     }
     return 0;
+}
+
+/* ---- inline calls ------------------------------------------------------------ */
+
+/* Log one delivered event of st (text taken) and append its SSE form to
+ * k->out.  Caller holds ss->mu. */
+static int inline_event(struct sse_conn *k, struct sse_stream *st, int keep, char *text,
+                        size_t len)
+{
+    struct sse_event ev = {.seq = k->ss->next_seq++, .stream = st->no, .text = text,
+                           .len = len};
+    int rc = out_printf(k, "id: %u-%" PRIu64 "\ndata: %s\n\n", st->no, ev.seq, text);
+    st->last_seq = ev.seq;
+    if (keep)
+        log_append(k->ss, st, &ev);
+    else
+        free(text);
+    return rc;
+}
+
+/* Caller holds ss->mu; st is linked and running (so that the log evicting
+ * its first events, with a small event_buffer, does not prune it). */
+static int inline_fill(struct sse_conn *k, struct sse_stream *st, json_t *msgs,
+                       json_t *response)
+{
+    struct sse_sess *ss = k->ss;
+    int keep = !ss->ended && log_ready(ss) == 0;
+    int rc = out_printf(k, "id: %u-%" PRIu64 "\nretry: %" PRId64 "\ndata: \n\n", st->no,
+                        st->prime_seq, ss->retry_ms);
+    size_t n = json_array_size(msgs);
+    for (size_t i = 0; i <= n && rc == 0; i++) {
+        size_t len = 0;
+        char *text = jsonrpc_dump(i < n ? json_array_get(msgs, i) : response, &len);
+        if (!text)
+            return -1;
+        rc = inline_event(k, st, keep, text, len);
+    }
+    st->final_seq = st->last_seq;
+    return rc;
+}
+
+char *sse_inline_body(struct sse_sess *ss, json_t *msgs, json_t *response, size_t *len)
+{
+    struct sse_conn k = {.ss = ss};
+    struct sse_stream *st = calloc(1, sizeof *st);
+    char *body = NULL;
+    if (!st || !response)
+        goto out;
+    pthread_mutex_lock(&ss->mu);
+    st->no = ss->next_stream++;
+    st->prime_seq = ss->next_seq++;
+    st->running = 1;
+    st->next = ss->streams;
+    ss->streams = st;
+    int rc = inline_fill(&k, st, msgs, response);
+    st->running = 0;
+    st->done = 1;
+    stream_maybe_prune(ss, st);
+    pthread_mutex_unlock(&ss->mu);
+    st = NULL;
+    if (rc == 0) {
+        body = k.out;
+        k.out = NULL;
+        *len = k.out_len;
+    }
+out:
+    free(st);
+    free(k.out);
+    json_decref(response);
+    return body;
 }

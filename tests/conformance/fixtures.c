@@ -336,37 +336,41 @@ static int schema_2020_12(struct mcp_call *c, json_t *args, void *ctx, json_t **
 
 static const struct mcp_tool tools[] = {
     {"test_simple_text", "Simple text", "Returns a simple text response", NO_ARGS, NULL,
-     READ_ONLY, simple_text, NULL},
+     READ_ONLY, simple_text, NULL, 0},
     {"test_image_content", "Image content", "Returns a 1x1 red PNG image", NO_ARGS, NULL,
-     READ_ONLY, image_content, NULL},
+     READ_ONLY, image_content, NULL, 0},
     {"test_audio_content", "Audio content", "Returns a short WAV audio clip", NO_ARGS,
-     NULL, READ_ONLY, audio_content, NULL},
+     NULL, READ_ONLY, audio_content, NULL, 0},
     {"test_embedded_resource", "Embedded resource", "Returns an embedded text resource",
-     NO_ARGS, NULL, READ_ONLY, embedded_resource, NULL},
+     NO_ARGS, NULL, READ_ONLY, embedded_resource, NULL, 0},
     {"test_multiple_content_types", "Mixed content",
      "Returns text, an image and an embedded resource", NO_ARGS, NULL, READ_ONLY,
-     multiple_content, NULL},
+     multiple_content, NULL, 0},
     {"test_tool_with_logging", "Logging", "Sends three log messages while it runs",
-     NO_ARGS, NULL, READ_ONLY, with_logging, NULL},
+     NO_ARGS, NULL, READ_ONLY, with_logging, NULL, 0},
     {"test_error_handling", "Error", "Always fails with isError", NO_ARGS, NULL,
-     READ_ONLY, error_handling, NULL},
+     READ_ONLY, error_handling, NULL, 0},
     {"test_tool_with_progress", "Progress", "Reports progress 0, 50 and 100 of 100",
-     NO_ARGS, NULL, READ_ONLY, with_progress, NULL},
+     NO_ARGS, NULL, READ_ONLY, with_progress, NULL, 0},
     {"test_sampling", "Sampling",
      "Asks the client's model through sampling/createMessage",
      "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\","
      "\"description\":\"The prompt to send to the LLM\"}},\"required\":[\"prompt\"]}",
-     NULL, NULL, sampling, NULL},
+     NULL, NULL, sampling, NULL,
+     MCP_TOOL_INTERACTIVE},
     {"test_elicitation", "Elicitation", "Asks the user through elicitation/create",
      "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\","
      "\"description\":\"The message to show the user\"}},\"required\":[\"message\"]}",
-     NULL, NULL, elicitation, NULL},
+     NULL, NULL, elicitation, NULL,
+     MCP_TOOL_INTERACTIVE},
     {"test_elicitation_sep1034_defaults", "Elicitation defaults",
      "Elicits a form whose fields all have defaults (SEP-1034)", NO_ARGS, NULL, NULL,
-     elicitation_defaults, NULL},
+     elicitation_defaults, NULL,
+     MCP_TOOL_INTERACTIVE},
     {"test_elicitation_sep1330_enums", "Elicitation enums",
      "Elicits a form with the five enum shapes (SEP-1330)", NO_ARGS, NULL, NULL,
-     elicitation_enums, NULL},
+     elicitation_enums, NULL,
+     MCP_TOOL_INTERACTIVE},
     {"json_schema_2020_12_tool", "JSON Schema 2020-12",
      "Tool with JSON Schema 2020-12 features",
      "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
@@ -374,11 +378,12 @@ static const struct mcp_tool tools[] = {
      "\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},"
      "\"properties\":{\"name\":{\"type\":\"string\"},"
      "\"address\":{\"$ref\":\"#/$defs/address\"}},\"additionalProperties\":false}",
-     NULL, READ_ONLY, schema_2020_12, NULL},
+     NULL, READ_ONLY, schema_2020_12, NULL, 0},
     {"test_reconnection", "Reconnection",
      "Closes its SSE stream mid-call; the result arrives on the resumed stream "
      "(SEP-1699)",
-     NO_ARGS, NULL, READ_ONLY, reconnection, NULL},
+     NO_ARGS, NULL, READ_ONLY, reconnection, NULL,
+     MCP_TOOL_INTERACTIVE},
 };
 
 int fixtures_register_tools(struct app *a, char *err, size_t errlen)
