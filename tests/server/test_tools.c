@@ -11,6 +11,8 @@
 #include "mcp/schema.h"
 #include "tools/tools.h"
 
+#include "fake_process.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,152 +26,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAKE_START_MS 10000 /* bound on waiting for the fake's port file */
 #define TEST_TIMEOUT_S 60   /* per test: a loaded machine runs slowly */
 
 static struct app A;
 static struct session *S;
-static pid_t fake_pid = -1;
-static int fake_in = -1; /* the fake exits when this closes */
-static unsigned fake_port;
-static char fake_dir[64];
 static json_t *sent;     /* what the call sent through the sink */
 static int next_id = 1;
 
 /* ---- the fake upstream process ------------------------------------------------ */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static void fake_spawn(const char *bin, const char *port_file, const char *log_file)
-{
-    int p[2];
-
-    ck_assert_int_eq(pipe(p), 0);
-    fake_pid = fork();
-    ck_assert_int_ge(fake_pid, 0);
-    if (fake_pid == 0) {
-        int log = open(log_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        dup2(p[0], 0);
-        if (log >= 0)
-            dup2(log, 2);
-        close(p[1]);
-        execl(bin, bin, "--port", "0", "--port-file", port_file, "--exit-on-stdin-eof",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(p[0]);
-    fake_in = p[1];
-    ck_assert_int_eq(fcntl(fake_in, F_SETFD, FD_CLOEXEC), 0);
-}
-
-/* Start fake-upstream and wait (polling, bounded) for its port file. */
 static void fake_start(void)
 {
-    const char *top = getenv("top_builddir");
-    char bin[512], port_file[128], log_file[128];
-
-    snprintf(bin, sizeof bin, "%s/tests/fake_upstream/fake-upstream", top ? top : ".");
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built (make it first)", bin);
-    snprintf(fake_dir, sizeof fake_dir, "/tmp/test_tools.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(fake_dir));
-    snprintf(port_file, sizeof port_file, "%s/port", fake_dir);
-    snprintf(log_file, sizeof log_file, "%s/log", fake_dir);
-    fake_spawn(bin, port_file, log_file);
-    for (int waited = 0; fake_port == 0 && waited < FAKE_START_MS; waited += 10) {
-        FILE *f = fopen(port_file, "r");
-
-        if (f == NULL || fscanf(f, "%u", &fake_port) != 1)
-            fake_port = 0;
-        if (f != NULL)
-            fclose(f);
-        if (fake_port == 0)
-            sleep_ms(10);
-    }
-    ck_assert_msg(fake_port > 0, "fake-upstream wrote no port file within %d ms",
-                  FAKE_START_MS);
+    fake_start_with("test_tools", NULL);
 }
 
 static void fake_stop(void)
 {
-    char path[128];
-    int st;
-
-    if (fake_in >= 0)
-        close(fake_in);
-    fake_in = -1;
-    if (fake_pid > 0 && waitpid(fake_pid, &st, 0) < 0)
-        kill(fake_pid, SIGKILL);
-    fake_pid = -1;
-    fake_port = 0;
-    snprintf(path, sizeof path, "%s/port", fake_dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/log", fake_dir);
-    unlink(path);
-    rmdir(fake_dir);
-}
-
-static size_t grab(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
-/* One request to the fake (control API); its JSON answer. */
-static json_t *fake_http(const char *method, const char *path, const char *body)
-{
-    CURL *h = curl_easy_init();
-    char url[256], *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    json_t *j;
-
-    ck_assert_ptr_nonnull(h);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", fake_port, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    if (body != NULL)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grab);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-    fclose(out);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    j = json_loads(buf, 0, NULL);
-    ck_assert_msg(j != NULL, "%s %s: not JSON: %s", method, path, buf);
-    free(buf);
-    return j;
-}
-
-static void fake_fault(const char *json)
-{
-    json_t *r = fake_http("POST", "/_control/fault", json);
-
-    ck_assert_msg(json_is_true(json_object_get(r, "ok")), "fault %s refused", json);
-    json_decref(r);
-}
-
-static void fake_reset(void)
-{
-    json_decref(fake_http("POST", "/_control/reset", NULL));
-}
-
-/* Requests the fake has seen for one of youtube, oembed, transcript, chat. */
-static json_int_t fake_count(const char *svc)
-{
-    json_t *st = fake_http("GET", "/_control/stats", NULL);
-    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "requests"), svc));
-
-    json_decref(st);
-    return n;
+    fake_stop_process();
 }
 
 /* ---- the app and one session ------------------------------------------------------ */

@@ -16,6 +16,8 @@
 #include "tools/tools.h"
 #include "upstream_int.h"
 
+#include "fake_process.h"
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,138 +29,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAKE_START_MS 10000
-#define WAIT_MS 10000
-
-static pid_t fake_pid = -1;
-static int fake_in = -1;
-static unsigned fake_port;
-static char fake_dir[64];
-
 static struct app A; /* cfg, up and the three services; no MCP server */
 static resil_clock *clk;
 
-/* ---- the fake upstream ----------------------------------------------------------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void fake_spawn(const char *bin, const char *port_file)
-{
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    fake_pid = fork();
-    ck_assert_int_ge(fake_pid, 0);
-    if (fake_pid == 0) {
-        dup2(p[0], 0);
-        close(p[1]);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0 && getenv("TEST_UPSTREAM_VERBOSE") == NULL)
-            dup2(null, 2);
-        execl(bin, bin, "--port", "0", "--port-file", port_file, "--exit-on-stdin-eof",
-              "--require-key", "yt-key", "--chat-key", "chat-secret", (char *)NULL);
-        _exit(127);
-    }
-    close(p[0]);
-    fake_in = p[1];
-    fcntl(fake_in, F_SETFD, FD_CLOEXEC);
-}
-
+/* The fake checks the keys, so a request that lost its key fails. */
 static void fake_start(void)
 {
-    const char *top = getenv("top_builddir");
-    char bin[512], port_file[128];
+    static const char *const keys[] = {"--require-key", "yt-key", "--chat-key",
+                                       "chat-secret", NULL};
+
     if (getenv("TEST_UPSTREAM_VERBOSE") == NULL)
         log_set_level(LOG_WARN); /* each failed attempt logs at info */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGPIPE, SIG_IGN);
-    snprintf(bin, sizeof bin, "%s/tests/fake_upstream/fake-upstream", top ? top : ".");
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-    snprintf(fake_dir, sizeof fake_dir, "/tmp/test_upstream.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(fake_dir));
-    snprintf(port_file, sizeof port_file, "%s/port", fake_dir);
-    fake_spawn(bin, port_file);
-    for (int waited = 0; fake_port == 0 && waited < FAKE_START_MS; waited += 10) {
-        FILE *f = fopen(port_file, "r");
-        if (f == NULL || fscanf(f, "%u", &fake_port) != 1)
-            fake_port = 0;
-        if (f != NULL)
-            fclose(f);
-        if (fake_port == 0)
-            sleep_ms(10);
-    }
-    ck_assert_msg(fake_port > 0, "fake-upstream wrote no port file in %d ms", FAKE_START_MS);
+    fake_start_with("test_upstream", keys);
 }
 
 static void fake_stop(void)
 {
-    char path[128];
-    int st;
-    if (fake_in >= 0)
-        close(fake_in); /* --exit-on-stdin-eof: the fake stops */
-    fake_in = -1;
-    if (fake_pid > 0 && waitpid(fake_pid, &st, 0) < 0)
-        kill(fake_pid, SIGKILL);
-    fake_pid = -1;
-    fake_port = 0;
-    snprintf(path, sizeof path, "%s/port", fake_dir);
-    unlink(path);
-    rmdir(fake_dir);
+    fake_stop_process();
     curl_global_cleanup();
-}
-
-static size_t grab(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
-static json_t *fake_http(const char *method, const char *path, const char *body)
-{
-    CURL *h = curl_easy_init();
-    char url[256], *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", fake_port, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grab);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-    fclose(out);
-    curl_easy_cleanup(h);
-    json_t *j = json_loads(buf, 0, NULL);
-    ck_assert_msg(j != NULL, "%s %s: not JSON: %s", method, path, buf);
-    free(buf);
-    return j;
-}
-
-static void fake_fault(const char *json)
-{
-    json_t *r = fake_http("POST", "/_control/fault", json);
-    ck_assert_msg(json_is_true(json_object_get(r, "ok")), "fault %s refused", json);
-    json_decref(r);
-}
-
-static json_int_t fake_count(const char *svc)
-{
-    json_t *st = fake_http("GET", "/_control/stats", NULL);
-    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "requests"), svc));
-    json_decref(st);
-    return n;
-}
-
-/* Poll (bounded) until the fake has seen n requests of svc. */
-__attribute__((unused))
-static void fake_wait_count(const char *svc, json_int_t n)
-{
-    for (int waited = 0; fake_count(svc) < n && waited < WAIT_MS; waited += 5)
-        sleep_ms(5);
-    ck_assert_int_ge(fake_count(svc), n);
 }
 
 /* ---- services from config_defaults() ---------------------------------------------------- */
