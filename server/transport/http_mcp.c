@@ -161,7 +161,12 @@ static int null_send(struct mcp_sink *k, json_t *msg)
     return -1;
 }
 
-/* What an inline request sends before its response, kept for the body. */
+/* What an inline request sends before its response, kept for the body.
+ * Bounded: a call that logs more than this loses the rest (the sink says
+ * so with -1, as for a closed stream); a call that must talk at length
+ * asks for a live stream (progressToken, MCP_TOOL_INTERACTIVE). */
+#define INLINE_MAX_MSGS 256
+
 struct inline_buf {
     pthread_mutex_t mu; /* a tool may send from threads of its own */
     json_t *msgs;       /* array, created on the first message */
@@ -179,7 +184,11 @@ static int buffer_send(struct mcp_sink *k, json_t *msg)
     pthread_mutex_lock(&b->mu);
     if (!b->msgs)
         b->msgs = json_array();
-    int rc = json_array_append_new(b->msgs, msg);
+    int rc = -1;
+    if (json_array_size(b->msgs) < INLINE_MAX_MSGS)
+        rc = json_array_append_new(b->msgs, msg);
+    else
+        json_decref(msg);
     pthread_mutex_unlock(&b->mu);
     return rc == 0 ? 0 : -1;
 }
